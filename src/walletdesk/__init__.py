@@ -1,0 +1,1 @@
+"""WalletDesk: omnichannel customer service for digital-wallet companies."""

@@ -1,0 +1,101 @@
+"""The ASGI app factory: mounts each module's routers on one FastAPI app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from walletdesk.core.contacts.routes import router as contacts_router
+from walletdesk.core.outbox.worker import OutboxWorker
+from walletdesk.core.tickets.routes import router as tickets_router
+from walletdesk.http.errors import install_error_handlers
+from walletdesk.runtime import Runtime, build_runtime, outbox_handlers
+from walletdesk.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app. Pass a runtime to share one (tests); otherwise one is built from settings."""
+    settings = settings or (runtime.settings if runtime else get_settings())
+    owns_runtime = runtime is None
+    the_runtime = runtime or build_runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker_task = None
+        if settings.embedded_worker:
+            worker = OutboxWorker(
+                the_runtime.db,
+                outbox_handlers(the_runtime),
+                bus=the_runtime.bus,  # type: ignore[arg-type]
+            )
+            worker_task = asyncio.create_task(worker.run_forever(), name="outbox-worker")
+        try:
+            yield
+        finally:
+            if worker_task:
+                worker_task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await worker_task
+            if owns_runtime:
+                await the_runtime.close()
+
+    app = FastAPI(
+        title="WalletDesk API",
+        version="1",
+        description="Tickets, contacts and messages of WalletDesk, for integrations.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.runtime = the_runtime
+    install_error_handlers(app)
+    app.include_router(tickets_router)
+    app.include_router(contacts_router)
+    _mount_console(app)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], response_model=None)
+    async def readyz() -> Any:
+        """The database (and Redis, when configured) answer."""
+        checks: dict[str, str] = {}
+        ready = True
+        try:
+            async with the_runtime.db.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            ready, checks["database"] = False, f"unreachable: {type(exc).__name__}"
+        if settings.redis_url:
+            try:
+                await the_runtime.bus.ping()
+                checks["redis"] = "ok"
+            except Exception as exc:
+                ready, checks["redis"] = False, f"unreachable: {type(exc).__name__}"
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    return app
+
+
+def _mount_console(app: FastAPI) -> None:
+    try:
+        from walletdesk.console.app import mount_console
+    except ImportError:  # the console package is optional only while it is being built
+        return
+    mount_console(app)

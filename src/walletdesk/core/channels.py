@@ -1,0 +1,93 @@
+"""What core knows of channels: the messages crossing the boundary and the adapter registry.
+
+Core never imports a channel. Each adapter under walletdesk/channels registers itself
+(walletdesk/channels/__init__.py lists them) and is looked up here by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from walletdesk.core.contacts.service import SenderIdentity
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One message as a channel adapter received it, already authenticated and normalised."""
+
+    channel: str
+    external_id: str
+    sender: SenderIdentity
+    text: str
+    thread_key: str | None = None
+    subject: str = ""
+    html: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    # A public post (a tweet, a Facebook comment) as opposed to a private message.
+    public: bool = False
+    locale: str | None = None
+    received_at: datetime | None = None
+    category: str | None = None
+    priority: str | None = None
+    # More identities the sender gave (a phone beside the email); linked to the same contact.
+    also_known_as: tuple[SenderIdentity, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """An agent's public reply, on its way to the customer through the ticket's channel."""
+
+    channel: str
+    message_id: int
+    ticket_id: int
+    ticket_number: str
+    subject: str
+    text: str
+    html: str | None
+    thread_key: str | None
+    # The customer's identities, kind → value, for the adapter to pick its address from.
+    recipients: dict[str, str] = field(default_factory=dict)
+    agent_name: str = ""
+    idempotency_key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    external_id: str | None = None
+
+
+class DeliveryError(Exception):
+    """The platform could not take the message now; the outbox will retry."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Retrying cannot help (no address, channel not configured, message refused)."""
+
+
+class ChannelAdapter(Protocol):
+    name: str
+
+    async def send(self, message: OutboundMessage) -> DeliveryResult: ...
+
+
+class ChannelRegistry:
+    def __init__(self) -> None:
+        self._adapters: dict[str, ChannelAdapter] = {}
+
+    def register(self, adapter: ChannelAdapter) -> None:
+        self._adapters[adapter.name] = adapter
+
+    def get(self, name: str) -> ChannelAdapter | None:
+        return self._adapters.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._adapters)

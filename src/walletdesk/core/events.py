@@ -1,0 +1,133 @@
+"""The event bus: "something changed" hints for live screens.
+
+Events are hints, not state: a client that missed one reloads from the API. One
+interface, two implementations: in-process for a single node, Redis pub/sub for several.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from walletdesk.db import after_commit
+
+log = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+
+TICKETS_TOPIC = "tickets"
+
+_QUEUE_LIMIT = 1000
+
+
+class EventBus(Protocol):
+    async def publish(self, topic: str, event: Event) -> None: ...
+
+    def subscribe(self, *topics: str) -> Any:
+        """An async context manager yielding an async iterator of events on these topics."""
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class _Subscription:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(_QUEUE_LIMIT)
+
+    def offer(self, event: Event) -> None:
+        # A subscriber too slow to keep up loses hints, never blocks the publisher.
+        with suppress(asyncio.QueueFull):
+            self.queue.put_nowait(event)
+
+    async def __aiter__(self) -> AsyncIterator[Event]:
+        while True:
+            yield await self.queue.get()
+
+
+class InProcessEventBus:
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[_Subscription]] = {}
+
+    async def publish(self, topic: str, event: Event) -> None:
+        for subscription in list(self._subscribers.get(topic, ())):
+            subscription.offer(event)
+
+    @asynccontextmanager
+    async def subscribe(self, *topics: str) -> AsyncIterator[_Subscription]:
+        subscription = _Subscription()
+        for topic in topics:
+            self._subscribers.setdefault(topic, set()).add(subscription)
+        try:
+            yield subscription
+        finally:
+            for topic in topics:
+                self._subscribers.get(topic, set()).discard(subscription)
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._subscribers.clear()
+
+
+class RedisEventBus:
+    """Pub/sub across nodes. Channel names are prefixed so one Redis can serve several installs."""
+
+    def __init__(self, url: str, prefix: str = "walletdesk:") -> None:
+        from redis.asyncio import Redis
+
+        self._redis = Redis.from_url(url)
+        self._prefix = prefix
+
+    async def publish(self, topic: str, event: Event) -> None:
+        await self._redis.publish(self._prefix + topic, json.dumps(event, default=str))
+
+    @asynccontextmanager
+    async def subscribe(self, *topics: str) -> AsyncIterator[AsyncIterator[Event]]:
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(*(self._prefix + topic for topic in topics))
+
+        async def events() -> AsyncIterator[Event]:
+            async for message in pubsub.listen():
+                if message.get("type") != "message":
+                    continue
+                try:
+                    yield json.loads(message["data"])
+                except (ValueError, TypeError):
+                    log.warning("dropped a malformed event on %s", message.get("channel"))
+
+        try:
+            yield events()
+        finally:
+            with suppress(Exception):
+                await pubsub.unsubscribe()
+            await pubsub.aclose()
+
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def make_event_bus(redis_url: str) -> EventBus:
+    return RedisEventBus(redis_url) if redis_url else InProcessEventBus()
+
+
+def emit(session: AsyncSession, topic: str, event: Event) -> None:
+    """Queue an event to go out on the session's bus once its transaction has committed."""
+    bus: EventBus | None = session.info.get("bus")
+    if bus is None:
+        return
+
+    async def send() -> None:
+        await bus.publish(topic, event)
+
+    after_commit(session, send)

@@ -1,0 +1,146 @@
+"""The single entrance for inbound messages from every channel.
+
+ingest() is idempotent on (channel, external id): a redelivered message, even one
+arriving twice at the same moment, is stored once. In one transaction it resolves the
+contact, finds or opens the ticket, shields secrets and stores the message; the live
+event goes out after the commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import nh3
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from walletdesk.core.channels import InboundMessage
+from walletdesk.core.contacts.service import add_identity, resolve_contact
+from walletdesk.core.errors import InvalidInput
+from walletdesk.core.tickets.models import Message, Status, Ticket
+from walletdesk.core.tickets.numbers import find_ticket_numbers
+from walletdesk.core.tickets.service import add_customer_message, open_ticket
+from walletdesk.db import Database, insert_ignoring_conflicts
+from walletdesk.security.shield import shield_text
+
+SUBJECT_FROM_TEXT_CHARS = 80
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    ticket_id: int
+    ticket_number: str
+    message_id: int
+    created_ticket: bool
+    duplicate: bool = False
+
+
+class _AlreadyStored(Exception):
+    pass
+
+
+async def ingest(db: Database, inbound: InboundMessage, *, open_new: bool = False) -> IngestResult:
+    """Store one inbound message; `open_new` always opens a ticket (the API's "create ticket")."""
+    if not inbound.external_id:
+        raise InvalidInput("external_id", "every inbound message needs the platform's id")
+    if not inbound.text.strip() and not inbound.attachments:
+        raise InvalidInput("body", "must not be empty")
+    earlier = await _already_stored(db, inbound)
+    if earlier is not None:
+        return earlier
+    try:
+        async with db.transaction() as session:
+            return await _store(session, inbound, open_new=open_new)
+    except _AlreadyStored:
+        # A concurrent delivery of the same message won the unique (channel, external_id).
+        earlier = await _already_stored(db, inbound)
+        assert earlier is not None
+        return earlier
+
+
+async def _already_stored(db: Database, inbound: InboundMessage) -> IngestResult | None:
+    async with db.transaction() as session:
+        row = (
+            await session.execute(
+                select(Message.id, Ticket.id, Ticket.number)
+                .join(Ticket, Ticket.id == Message.ticket_id)
+                .where(
+                    Message.channel == inbound.channel, Message.external_id == inbound.external_id
+                )
+            )
+        ).first()
+    if row is None:
+        return None
+    return IngestResult(row[1], row[2], row[0], created_ticket=False, duplicate=True)
+
+
+async def _store(session: AsyncSession, inbound: InboundMessage, *, open_new: bool) -> IngestResult:
+    contact_id = await resolve_contact(session, inbound.sender)
+    for identity in inbound.also_known_as:
+        await add_identity(session, contact_id, identity.kind, identity.value)
+    shielded = shield_text(inbound.text)
+    html = nh3.clean(inbound.html) if inbound.html else None
+
+    ticket: Ticket | None = None
+    follow_up_of: int | None = None
+    if not open_new:
+        ticket, follow_up_of = await _ticket_named_in(session, inbound)
+        if ticket is None and inbound.thread_key:
+            ticket = await _ticket_owning_thread(session, inbound)
+    created = False
+    if ticket is None:
+        subject = inbound.subject.strip() or shielded.text.strip()[:SUBJECT_FROM_TEXT_CHARS]
+        ticket = await open_ticket(
+            session,
+            contact_id=contact_id,
+            channel=inbound.channel,
+            subject=subject,
+            thread_key=inbound.thread_key,
+            category=inbound.category,
+            priority=inbound.priority,
+            locale=inbound.locale,
+            follow_up_of_id=follow_up_of,
+        )
+        if ticket is None:  # another message of this thread opened it a moment ago
+            ticket = await _ticket_owning_thread(session, inbound)
+            assert ticket is not None
+        else:
+            created = True
+    message_id = await add_customer_message(
+        session,
+        ticket,
+        contact_id=contact_id,
+        channel=inbound.channel,
+        text=shielded.text,
+        html=html,
+        external_id=inbound.external_id,
+        redactions=shielded.redactions,
+        insert_statement=insert_ignoring_conflicts(session, Message),
+    )
+    if message_id is None:
+        raise _AlreadyStored
+    return IngestResult(ticket.id, ticket.number, message_id, created_ticket=created)
+
+
+async def _ticket_named_in(
+    session: AsyncSession, inbound: InboundMessage
+) -> tuple[Ticket | None, int | None]:
+    """The ticket a customer quotes by number; for a closed one, (None, its id) → a follow-up."""
+    for number in find_ticket_numbers(f"{inbound.subject}\n{inbound.text}"):
+        ticket = await session.scalar(
+            select(Ticket).where(Ticket.number == number).with_for_update()
+        )
+        if ticket is None:
+            continue
+        if ticket.status == Status.CLOSED:
+            return None, ticket.id
+        return ticket, None
+    return None, None
+
+
+async def _ticket_owning_thread(session: AsyncSession, inbound: InboundMessage) -> Ticket | None:
+    return await session.scalar(
+        select(Ticket)
+        .where(Ticket.channel == inbound.channel, Ticket.open_thread_key == inbound.thread_key)
+        .with_for_update()
+    )

@@ -1,0 +1,152 @@
+"""Writing outbox jobs (inside the caller's transaction) and claiming them (in a worker's)."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from walletdesk.core.events import emit
+from walletdesk.core.outbox.models import OutboxJob, OutboxStatus
+from walletdesk.db import utcnow
+
+OUTBOX_TOPIC = "outbox"
+
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 3600.0
+
+
+async def enqueue(
+    session: AsyncSession,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    ticket_id: int | None = None,
+    idempotency_key: str | None = None,
+    max_attempts: int = 8,
+) -> None:
+    """Add a job in the caller's transaction, so it exists exactly when the change that caused it does."""
+    await session.execute(
+        insert(OutboxJob).values(
+            kind=kind,
+            payload=payload,
+            ticket_id=ticket_id,
+            idempotency_key=idempotency_key or f"{kind}:{uuid.uuid4().hex}",
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            max_attempts=max_attempts,
+            next_attempt_at=utcnow(),
+            created_at=utcnow(),
+        )
+    )
+    # Wakes idle workers now instead of at their next poll.
+    emit(session, OUTBOX_TOPIC, {"type": "outbox.enqueued", "kind": kind})
+
+
+async def claim(
+    session: AsyncSession, worker_id: str, *, limit: int, lease: timedelta
+) -> Sequence[OutboxJob]:
+    """Take up to `limit` due jobs for this worker.
+
+    On PostgreSQL `FOR UPDATE SKIP LOCKED` lets any number of workers claim side by side
+    without ever taking the same row; on SQLite the write transaction is already exclusive.
+    A job whose worker died is due again once its lease has run out.
+    """
+    now = utcnow()
+    due = (
+        select(OutboxJob.id)
+        .where(
+            or_(
+                and_(OutboxJob.status == OutboxStatus.PENDING, OutboxJob.next_attempt_at <= now),
+                and_(OutboxJob.status == OutboxStatus.SENDING, OutboxJob.lease_until < now),
+            )
+        )
+        .order_by(OutboxJob.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list((await session.scalars(due)).all())
+    if not ids:
+        return []
+    await session.execute(
+        update(OutboxJob)
+        .where(OutboxJob.id.in_(ids))
+        .values(
+            status=OutboxStatus.SENDING,
+            claimed_by=worker_id,
+            lease_until=now + lease,
+            attempts=OutboxJob.attempts + 1,
+        )
+    )
+    jobs = (
+        await session.scalars(
+            select(OutboxJob)
+            .where(OutboxJob.id.in_(ids))
+            .order_by(OutboxJob.id)
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    return jobs
+
+
+def backoff(attempts: int, base: float = BACKOFF_BASE_SECONDS) -> timedelta:
+    """Exponential with full jitter over its upper half, so retries of one outage spread out."""
+    ceiling = min(base * 2 ** max(attempts - 1, 0), BACKOFF_CAP_SECONDS)
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+
+
+async def _finish(session: AsyncSession, job: OutboxJob, worker_id: str, **values: Any) -> bool:
+    """Update a job this worker still holds; False if its lease ran out and someone else took it."""
+    result = await session.execute(
+        update(OutboxJob)
+        .where(
+            OutboxJob.id == job.id,
+            OutboxJob.claimed_by == worker_id,
+            OutboxJob.status == OutboxStatus.SENDING,
+        )
+        .values(**values)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def mark_done(session: AsyncSession, job: OutboxJob, worker_id: str) -> bool:
+    return await _finish(
+        session, job, worker_id, status=OutboxStatus.DONE, done_at=utcnow(), last_error=None
+    )
+
+
+async def mark_failed(
+    session: AsyncSession,
+    job: OutboxJob,
+    worker_id: str,
+    error: str,
+    *,
+    permanent: bool,
+    base_delay: float = BACKOFF_BASE_SECONDS,
+) -> bool:
+    """Schedule the next attempt, or give up for good; returns whether the job is now dead."""
+    dead = permanent or job.attempts >= job.max_attempts
+    next_at: datetime = utcnow() + backoff(job.attempts, base_delay)
+    await _finish(
+        session,
+        job,
+        worker_id,
+        status=OutboxStatus.DEAD if dead else OutboxStatus.PENDING,
+        next_attempt_at=next_at,
+        lease_until=None,
+        last_error=error[:2000],
+    )
+    return dead
+
+
+async def jobs_for_ticket(session: AsyncSession, ticket_id: int) -> Sequence[OutboxJob]:
+    return (
+        await session.scalars(
+            select(OutboxJob).where(OutboxJob.ticket_id == ticket_id).order_by(OutboxJob.id)
+        )
+    ).all()

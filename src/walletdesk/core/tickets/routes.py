@@ -1,0 +1,170 @@
+"""REST API for tickets. Thin: parse, authorise (via the service's scoping), call, shape."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from walletdesk.core.actors import Actor
+from walletdesk.core.channels import InboundMessage
+from walletdesk.core.contacts.models import IdentityKind
+from walletdesk.core.contacts.service import SenderIdentity
+from walletdesk.core.errors import InvalidInput
+from walletdesk.core.ingest import ingest
+from walletdesk.core.tickets import queries, service
+from walletdesk.core.tickets.models import Status, Ticket
+from walletdesk.core.tickets.schemas import (
+    EscalateIn,
+    MessageCreate,
+    MessageOut,
+    TicketCreate,
+    TicketDetail,
+    TicketOut,
+    TicketPage,
+    TicketUpdate,
+)
+from walletdesk.http.deps import ApiActor, RuntimeDep
+
+router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
+
+
+async def _out(session: AsyncSession, ticket: Ticket) -> TicketOut:
+    tags = await queries.ticket_tag_names(session, [ticket.id])
+    return TicketOut.model_validate(ticket).model_copy(update={"tags": tags[ticket.id]})
+
+
+async def _detail(session: AsyncSession, actor: Actor, number: str) -> TicketDetail:
+    ticket = await queries.get_ticket(session, actor, number)
+    messages = await queries.ticket_messages(session, ticket.id)
+    base = await _out(session, ticket)
+    return TicketDetail(
+        **base.model_dump(), messages=[MessageOut.model_validate(m) for m in messages]
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=TicketDetail)
+async def create_ticket(
+    body: TicketCreate,
+    actor: ApiActor,
+    runtime: RuntimeDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> TicketDetail:
+    """Open a ticket for a customer. Repeat a request with the same `Idempotency-Key` safely."""
+    customer = body.customer
+    identities = []
+    if customer.email:
+        identities.append(SenderIdentity(IdentityKind.EMAIL, customer.email, customer.name or ""))
+    if customer.phone:
+        identities.append(SenderIdentity(IdentityKind.PHONE, customer.phone, customer.name or ""))
+    inbound = InboundMessage(
+        channel="api",
+        external_id=f"{actor.agent_id}:{idempotency_key or uuid.uuid4().hex}",
+        sender=identities[0],
+        also_known_as=tuple(identities[1:]),
+        subject=body.subject,
+        text=body.body,
+        category=body.category,
+        priority=body.priority,
+        locale=body.locale,
+    )
+    result = await ingest(runtime.db, inbound, open_new=True)
+    async with runtime.db.transaction() as session:
+        from walletdesk.core.audit.service import record
+
+        if not result.duplicate:
+            await record(
+                session, actor, "ticket.created", "ticket", result.ticket_number, channel="api"
+            )
+        return await _detail(session, actor, result.ticket_number)
+
+
+@router.get("", response_model=TicketPage)
+async def list_tickets(
+    actor: ApiActor,
+    runtime: RuntimeDep,
+    status_: Annotated[Status | None, Query(alias="status")] = None,
+    tier: Annotated[int | None, Query(ge=1, le=3)] = None,
+    channel: Annotated[str | None, Query(max_length=20)] = None,
+    assignee: Annotated[str | None, Query(description="an agent id, `me` or `none`")] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = queries.PAGE_SIZE,
+) -> TicketPage:
+    assignee_id: int | None = None
+    unassigned = False
+    if assignee == "me":
+        assignee_id = actor.agent_id
+    elif assignee == "none":
+        unassigned = True
+    elif assignee:
+        if not assignee.isdigit():
+            raise InvalidInput("assignee", "an agent id, `me` or `none`")
+        assignee_id = int(assignee)
+    filters = queries.InboxFilter(
+        status=status_,
+        tier=tier,
+        channel=channel,
+        assignee_id=assignee_id,
+        unassigned=unassigned,
+        q=q,
+    )
+    async with runtime.db.transaction() as session:
+        page = await queries.list_tickets(session, actor, filters, cursor=cursor, limit=limit)
+        tags = await queries.ticket_tag_names(session, [t.id for t in page.tickets])
+        return TicketPage(
+            tickets=[
+                TicketOut.model_validate(t).model_copy(update={"tags": tags[t.id]})
+                for t in page.tickets
+            ],
+            next_cursor=page.next_cursor,
+        )
+
+
+@router.get("/{number}", response_model=TicketDetail)
+async def get_ticket(number: str, actor: ApiActor, runtime: RuntimeDep) -> TicketDetail:
+    async with runtime.db.transaction() as session:
+        return await _detail(session, actor, number)
+
+
+@router.patch("/{number}", response_model=TicketOut)
+async def update_ticket(
+    number: str, body: TicketUpdate, actor: ApiActor, runtime: RuntimeDep
+) -> TicketOut:
+    """Change status, priority, category, assignee (null unassigns) or the whole tag set."""
+    changes = service.TicketChanges()
+    for field in body.model_fields_set:
+        value = getattr(body, field)
+        if value is None and field != "assignee_id":
+            raise InvalidInput(field, "must not be null")
+        setattr(changes, field, value)
+    async with runtime.db.transaction() as session:
+        ticket = await queries.get_ticket(session, actor, number, for_update=True)
+        await service.update_ticket(session, actor, ticket, changes)
+        return await _out(session, ticket)
+
+
+@router.post("/{number}/messages", status_code=status.HTTP_201_CREATED, response_model=MessageOut)
+async def post_message(
+    number: str, body: MessageCreate, actor: ApiActor, runtime: RuntimeDep
+) -> MessageOut:
+    """A public reply (delivered to the customer through the ticket's channel) or an internal note."""
+    async with runtime.db.transaction() as session:
+        ticket = await queries.get_ticket(session, actor, number, for_update=True)
+        message = await service.post_agent_message(
+            session, actor, ticket, body=body.body, internal=body.internal, status=body.status
+        )
+        return MessageOut.model_validate(message)
+
+
+@router.post("/{number}/escalate", response_model=TicketOut)
+async def escalate(
+    number: str, body: EscalateIn, actor: ApiActor, runtime: RuntimeDep
+) -> TicketOut:
+    """Move the ticket up one tier (L1 → L2 → L3) into that tier's queue."""
+    async with runtime.db.transaction() as session:
+        ticket = await queries.get_ticket(session, actor, number, for_update=True)
+        await service.escalate_ticket(session, actor, ticket, body.reason)
+        return await _out(session, ticket)

@@ -1,0 +1,116 @@
+"""The REST API's shapes for tickets and messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+
+from walletdesk.core.tickets.models import Category, Priority, Status
+
+MAX_BODY_CHARS = 20_000
+
+Body = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_CHARS)
+]
+
+
+class CustomerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+
+    @model_validator(mode="after")
+    def _needs_a_way_to_reach(self) -> CustomerIn:
+        if not self.email and not self.phone:
+            raise ValueError("give the customer's email or phone")
+        return self
+
+
+class TicketCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    body: Body
+    customer: CustomerIn
+    category: Category = Category.OTHER
+    priority: Priority = Priority.NORMAL
+    locale: Annotated[str, StringConstraints(pattern=r"^(zh-CN|en)$")] | None = None
+
+
+class TicketUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Status | None = None
+    priority: Priority | None = None
+    category: Category | None = None
+    assignee_id: int | None = Field(default=None, description="An agent id, or null to unassign")
+    tags: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] | None = Field(
+        default=None, max_length=20
+    )
+
+
+class MessageCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: Body
+    internal: bool = False
+    status: Status | None = Field(default=None, description="Status to set with this reply")
+
+
+class EscalateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    author_kind: str
+    agent_id: int | None
+    contact_id: int | None
+    channel: str
+    internal: bool
+    body_text: str
+    sender_mismatch: bool
+    delivery_status: str | None
+    delivery_error: str | None
+    created_at: datetime
+
+
+class TicketOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    number: str
+    subject: str
+    status: Status
+    priority: Priority
+    category: Category
+    tier: int
+    team_id: int | None
+    assignee_id: int | None
+    contact_id: int
+    channel: str
+    locale: str | None
+    created_at: datetime
+    updated_at: datetime
+    first_response_at: datetime | None
+    solved_at: datetime | None
+    tags: list[str] = []
+
+
+class TicketDetail(TicketOut):
+    messages: list[MessageOut]
+
+
+class TicketPage(BaseModel):
+    tickets: list[TicketOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )

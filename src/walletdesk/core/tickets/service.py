@@ -1,0 +1,460 @@
+"""Changing tickets: open, reply, note, update, assign, tag, escalate.
+
+Every function takes the caller's session and never commits (the request or job
+boundary does). Functions that change an existing ticket lock its row first, so two
+agents acting at once cannot interleave a status check with its update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from walletdesk.core.actors import Actor
+from walletdesk.core.agents.models import Agent, Role
+from walletdesk.core.agents.service import team_for_tier
+from walletdesk.core.audit.service import record
+from walletdesk.core.errors import InvalidInput, NotFound, PermissionDenied
+from walletdesk.core.events import TICKETS_TOPIC, emit
+from walletdesk.core.outbox.service import enqueue
+from walletdesk.core.tickets import lifecycle
+from walletdesk.core.tickets.models import (
+    TIERS,
+    AuthorKind,
+    Category,
+    DeliveryStatus,
+    Message,
+    Priority,
+    Status,
+    Tag,
+    Ticket,
+    ticket_tags,
+)
+from walletdesk.core.tickets.numbering import next_ticket_number
+from walletdesk.db import insert_ignoring_conflicts, utcnow
+
+DELIVER_MESSAGE = "deliver_message"
+MAX_TAGS = 20
+
+
+def ticket_event(kind: str, ticket: Ticket, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "ticket_id": ticket.id,
+        "number": ticket.number,
+        "status": ticket.status,
+        "tier": ticket.tier,
+        "assignee_id": ticket.assignee_id,
+        **extra,
+    }
+
+
+async def open_ticket(
+    session: AsyncSession,
+    *,
+    contact_id: int,
+    channel: str,
+    subject: str,
+    thread_key: str | None = None,
+    category: str | None = None,
+    priority: str | None = None,
+    locale: str | None = None,
+    follow_up_of_id: int | None = None,
+) -> Ticket | None:
+    """Insert a new L1 ticket; None if an open ticket already owns this channel thread."""
+    category = category or Category.OTHER
+    priority = priority or Priority.NORMAL
+    team = await team_for_tier(session, 1)
+    now = utcnow()
+    values = dict(
+        number=await next_ticket_number(session),
+        subject=subject[:300],
+        status=Status.NEW,
+        priority=priority,
+        category=category,
+        tier=1,
+        team_id=team.id if team else None,
+        contact_id=contact_id,
+        channel=channel,
+        thread_key=thread_key,
+        open_thread_key=thread_key,
+        locale=locale,
+        follow_up_of_id=follow_up_of_id,
+        created_at=now,
+        updated_at=now,
+    )
+    if thread_key is None:
+        ticket_id = await session.scalar(insert(Ticket).values(**values).returning(Ticket.id))
+    else:
+        ticket_id = await session.scalar(
+            insert_ignoring_conflicts(session, Ticket).values(**values).returning(Ticket.id)
+        )
+        if ticket_id is None:
+            return None
+    ticket = await session.get(Ticket, ticket_id)
+    assert ticket is not None
+    emit(session, TICKETS_TOPIC, ticket_event("ticket.created", ticket, channel=channel))
+    return ticket
+
+
+async def add_customer_message(
+    session: AsyncSession,
+    ticket: Ticket,
+    *,
+    contact_id: int,
+    channel: str,
+    text: str,
+    html: str | None = None,
+    external_id: str | None = None,
+    redactions: int = 0,
+    insert_statement: Any = None,
+) -> int | None:
+    """Store a customer's message and wake the ticket up; None if `insert_statement` skipped it."""
+    now = utcnow()
+    statement = insert_statement if insert_statement is not None else insert(Message)
+    message_id = await session.scalar(
+        statement.values(
+            ticket_id=ticket.id,
+            author_kind=AuthorKind.CUSTOMER,
+            contact_id=contact_id,
+            channel=channel,
+            external_id=external_id,
+            internal=False,
+            body_text=text,
+            body_html=html,
+            sender_mismatch=contact_id != ticket.contact_id,
+            redactions=redactions,
+            created_at=now,
+        ).returning(Message.id)
+    )
+    if message_id is None:
+        return None
+    new_status = lifecycle.status_after_customer_message(ticket.status)
+    if new_status != ticket.status:
+        await record(
+            session,
+            _customer_actor(),
+            "ticket.reopened" if ticket.status == Status.SOLVED else "ticket.status_changed",
+            "ticket",
+            ticket.number,
+            old=ticket.status,
+            new=new_status,
+            reason="customer message",
+        )
+    ticket.status = new_status
+    ticket.solved_at = None if new_status != Status.SOLVED else ticket.solved_at
+    ticket.updated_at = now
+    await session.flush()
+    emit(
+        session,
+        TICKETS_TOPIC,
+        ticket_event("message.created", ticket, message_id=message_id, author="customer"),
+    )
+    return message_id
+
+
+def _customer_actor() -> Actor:
+    return Actor(kind="system", agent_id=None, name="customer", role=Role.ADMIN, tier=3)
+
+
+async def post_agent_message(
+    session: AsyncSession,
+    actor: Actor,
+    ticket: Ticket,
+    *,
+    body: str,
+    internal: bool,
+    html: str | None = None,
+    status: str | None = None,
+) -> Message:
+    """An agent's public reply (sent through the outbox) or internal note (never sent).
+
+    The reply's outbox job is written in this same transaction: if the reply is stored,
+    it will be delivered; if the transaction fails, neither exists.
+    """
+    if not body.strip():
+        raise InvalidInput("body", "must not be empty")
+    if ticket.status == Status.CLOSED and not internal:
+        raise InvalidInput("status", "the ticket is closed: open a follow-up ticket to write again")
+    now = utcnow()
+    message = Message(
+        ticket_id=ticket.id,
+        author_kind=AuthorKind.AGENT,
+        agent_id=actor.agent_id,
+        channel=ticket.channel,
+        internal=internal,
+        body_text=body,
+        body_html=html,
+        delivery_status=None if internal else DeliveryStatus.PENDING,
+        created_at=now,
+    )
+    session.add(message)
+    await session.flush()
+    if not internal:
+        await enqueue(
+            session,
+            DELIVER_MESSAGE,
+            {"message_id": message.id},
+            ticket_id=ticket.id,
+            idempotency_key=f"message:{message.id}",
+        )
+        if ticket.first_response_at is None:
+            ticket.first_response_at = now
+    target = status or (Status.OPEN if ticket.status == Status.NEW and not internal else None)
+    if target and target != ticket.status:
+        await _change_status(session, actor, ticket, target)
+    ticket.updated_at = now
+    await session.flush()
+    emit(
+        session,
+        TICKETS_TOPIC,
+        ticket_event(
+            "message.created", ticket, message_id=message.id, author="agent", internal=internal
+        ),
+    )
+    return message
+
+
+async def _change_status(session: AsyncSession, actor: Actor, ticket: Ticket, target: str) -> None:
+    if target not in set(Status):
+        raise InvalidInput("status", f"must be one of {', '.join(Status)}")
+    try:
+        lifecycle.check_transition(ticket.status, target)
+    except lifecycle.TransitionError as exc:
+        raise InvalidInput("status", str(exc)) from None
+    old = ticket.status
+    ticket.status = target
+    now = utcnow()
+    if target == Status.SOLVED:
+        ticket.solved_at = now
+    if target == Status.CLOSED:
+        ticket.closed_at = now
+        # A closed ticket lets go of its thread: the customer's next message opens a new one.
+        ticket.open_thread_key = None
+    await record(
+        session, actor, "ticket.status_changed", "ticket", ticket.number, old=old, new=target
+    )
+
+
+class _Unset:
+    pass
+
+
+UNSET: Any = _Unset()
+
+
+@dataclass
+class TicketChanges:
+    status: str = UNSET
+    priority: str = UNSET
+    category: str = UNSET
+    assignee_id: int | None = UNSET
+    tags: list[str] = UNSET
+
+
+async def update_ticket(
+    session: AsyncSession, actor: Actor, ticket: Ticket, changes: TicketChanges
+) -> Ticket:
+    """Apply the given changes (the ticket row must be locked by the caller's get_ticket)."""
+    if changes.status is not UNSET and changes.status != ticket.status:
+        await _change_status(session, actor, ticket, changes.status)
+    if changes.priority is not UNSET and changes.priority != ticket.priority:
+        if changes.priority not in set(Priority):
+            raise InvalidInput("priority", f"must be one of {', '.join(Priority)}")
+        await record(
+            session,
+            actor,
+            "ticket.priority_changed",
+            "ticket",
+            ticket.number,
+            old=ticket.priority,
+            new=changes.priority,
+        )
+        ticket.priority = changes.priority
+    if changes.category is not UNSET and changes.category != ticket.category:
+        if changes.category not in set(Category):
+            raise InvalidInput("category", f"must be one of {', '.join(Category)}")
+        await record(
+            session,
+            actor,
+            "ticket.category_changed",
+            "ticket",
+            ticket.number,
+            old=ticket.category,
+            new=changes.category,
+        )
+        ticket.category = changes.category
+    if changes.assignee_id is not UNSET and changes.assignee_id != ticket.assignee_id:
+        await assign_ticket(session, actor, ticket, changes.assignee_id)
+    if changes.tags is not UNSET:
+        await set_tags(session, actor, ticket, changes.tags)
+    ticket.updated_at = utcnow()
+    await session.flush()
+    emit(session, TICKETS_TOPIC, ticket_event("ticket.updated", ticket))
+    return ticket
+
+
+async def assign_ticket(
+    session: AsyncSession, actor: Actor, ticket: Ticket, assignee_id: int | None
+) -> None:
+    """Give the ticket to an agent who works its tier (or to nobody: back to the queue)."""
+    if assignee_id is not None:
+        assignee = await session.get(Agent, assignee_id)
+        if assignee is None or not assignee.is_active:
+            raise InvalidInput("assignee", f"no active agent {assignee_id}")
+        if assignee.role == Role.AGENT and assignee.tier != ticket.tier:
+            raise InvalidInput(
+                "assignee", f"{assignee.name} works L{assignee.tier}, not L{ticket.tier}"
+            )
+        if not actor.sees_all_queues and assignee.tier != actor.tier:
+            raise PermissionDenied("agents assign within their own tier")
+    await record(
+        session,
+        actor,
+        "ticket.assigned",
+        "ticket",
+        ticket.number,
+        old=ticket.assignee_id,
+        new=assignee_id,
+    )
+    ticket.assignee_id = assignee_id
+    if assignee_id is not None and ticket.status == Status.NEW:
+        await _change_status(session, actor, ticket, Status.OPEN)
+
+
+def _clean_tag(name: str) -> str:
+    tag = " ".join(name.strip().lower().split())
+    if not tag or len(tag) > 50:
+        raise InvalidInput("tags", f"{name!r}: a tag has 1 to 50 characters")
+    return tag
+
+
+async def set_tags(session: AsyncSession, actor: Actor, ticket: Ticket, names: list[str]) -> None:
+    wanted = sorted({_clean_tag(name) for name in names})
+    if len(wanted) > MAX_TAGS:
+        raise InvalidInput("tags", f"at most {MAX_TAGS} tags")
+    for name in wanted:
+        await session.execute(insert_ignoring_conflicts(session, Tag).values(name=name))
+    tag_ids = (
+        dict(
+            (await session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(wanted))))
+            .tuples()
+            .all()
+        )
+        if wanted
+        else {}
+    )
+    current = set(
+        (
+            await session.scalars(
+                select(Tag.name).join(ticket_tags).where(ticket_tags.c.ticket_id == ticket.id)
+            )
+        ).all()
+    )
+    if current == set(wanted):
+        return
+    await session.execute(delete(ticket_tags).where(ticket_tags.c.ticket_id == ticket.id))
+    if wanted:
+        await session.execute(
+            insert(ticket_tags), [{"ticket_id": ticket.id, "tag_id": tag_ids[n]} for n in wanted]
+        )
+    await record(
+        session,
+        actor,
+        "ticket.tags_changed",
+        "ticket",
+        ticket.number,
+        old=sorted(current),
+        new=wanted,
+    )
+
+
+async def escalate_ticket(
+    session: AsyncSession, actor: Actor, ticket: Ticket, reason: str
+) -> Ticket:
+    """Move the ticket up one tier into that tier's queue, unassigned, with the reason on record."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("reason", "say why the ticket needs a higher tier")
+    if ticket.tier >= max(TIERS):
+        raise InvalidInput("tier", "the ticket is already at the highest tier (L3)")
+    if ticket.status == Status.CLOSED:
+        raise InvalidInput("status", "a closed ticket cannot be escalated")
+    old_tier = ticket.tier
+    team = await team_for_tier(session, old_tier + 1)
+    if team is None:
+        raise NotFound(f"no team serves L{old_tier + 1}")
+    ticket.tier = old_tier + 1
+    ticket.team_id = team.id
+    ticket.assignee_id = None
+    if ticket.status in (Status.SOLVED, Status.PENDING):
+        ticket.status = Status.OPEN
+    ticket.updated_at = utcnow()
+    session.add(
+        Message(
+            ticket_id=ticket.id,
+            author_kind=AuthorKind.SYSTEM,
+            agent_id=actor.agent_id,
+            channel=ticket.channel,
+            internal=True,
+            body_text=f"Escalated L{old_tier} → L{ticket.tier} ({team.name}) by {actor.name}: {reason}",
+            created_at=ticket.updated_at,
+        )
+    )
+    await record(
+        session,
+        actor,
+        "ticket.escalated",
+        "ticket",
+        ticket.number,
+        old_tier=old_tier,
+        new_tier=ticket.tier,
+        team=team.name,
+        reason=reason,
+    )
+    await session.flush()
+    emit(session, TICKETS_TOPIC, ticket_event("ticket.escalated", ticket))
+    return ticket
+
+
+async def record_delivery(
+    session: AsyncSession,
+    message_id: int,
+    *,
+    error: str | None,
+    dead: bool,
+    external_id: str | None,
+) -> int | None:
+    """Show a reply's delivery outcome on its ticket; returns the ticket id."""
+    if error is None:
+        values: dict[str, Any] = {"delivery_status": DeliveryStatus.SENT, "delivery_error": None}
+        if external_id:
+            values["external_id"] = external_id
+    else:
+        values = {
+            "delivery_status": DeliveryStatus.FAILED if dead else DeliveryStatus.PENDING,
+            "delivery_error": error[:2000],
+        }
+    ticket_id = await session.scalar(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(**values)
+        .returning(Message.ticket_id)
+    )
+    if ticket_id is not None:
+        ticket = await session.get(Ticket, ticket_id)
+        if ticket is not None:
+            emit(
+                session,
+                TICKETS_TOPIC,
+                ticket_event(
+                    "message.delivery",
+                    ticket,
+                    message_id=message_id,
+                    delivery_status=values["delivery_status"],
+                ),
+            )
+    return ticket_id

@@ -1,0 +1,89 @@
+"""Every error leaves the API as JSON with a clear message; bad input is never a 500."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from walletdesk.core.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+
+log = logging.getLogger(__name__)
+
+
+class Unauthorized(DomainError):
+    pass
+
+
+_STATUS = {
+    Unauthorized: 401,
+    PermissionDenied: 403,
+    NotFound: 404,
+    Conflict: 409,
+    InvalidInput: 422,
+}
+
+
+def status_for(exc: DomainError) -> int:
+    for kind, status in _STATUS.items():
+        if isinstance(exc, kind):
+            return status
+    return 400
+
+
+def _field_name(loc: tuple[object, ...]) -> str:
+    # ("body", "customer", "email") → "customer.email"; query/path names stay as they are.
+    parts = (
+        [str(part) for part in loc[1:]]
+        if loc and loc[0] in ("body", "query", "path")
+        else [str(part) for part in loc]
+    )
+    return ".".join(parts) or "body"
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    status = status_for(exc)
+    content: dict[str, object] = {"error": str(exc)}
+    if isinstance(exc, InvalidInput):
+        content = {
+            "error": f"{exc.field}: {exc.message}",
+            "fields": [{"field": exc.field, "message": exc.message}],
+        }
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(content, status_code=status, headers=headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    fields = []
+    for error in exc.errors():
+        field = _field_name(tuple(error.get("loc", ())))
+        message = str(error.get("msg", "invalid"))
+        if error.get("type") == "json_invalid":
+            field, message = "body", "is not valid JSON"
+        fields.append({"field": field, "message": message})
+    summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    return JSONResponse({"error": summary, "fields": fields}, status_code=422)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return JSONResponse(
+        {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse({"error": "internal error; it has been logged"}, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

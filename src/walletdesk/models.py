@@ -1,0 +1,25 @@
+"""Imports every module's tables so that Alembic and tests see the whole schema."""
+
+from walletdesk.core.agents.models import Agent, ApiToken, Team
+from walletdesk.core.audit.models import AuditEvent
+from walletdesk.core.contacts.models import Contact, ContactIdentity
+from walletdesk.core.outbox.models import OutboxJob
+from walletdesk.core.tickets.models import Message, Tag, Ticket, TicketNumberBlock
+from walletdesk.db import Base
+
+metadata = Base.metadata
+
+__all__ = [
+    "Agent",
+    "ApiToken",
+    "AuditEvent",
+    "Contact",
+    "ContactIdentity",
+    "Message",
+    "OutboxJob",
+    "Tag",
+    "Team",
+    "Ticket",
+    "TicketNumberBlock",
+    "metadata",
+]

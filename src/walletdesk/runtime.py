@@ -1,0 +1,41 @@
+"""What a running node holds: settings, database, event bus and channel adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from walletdesk.core.channels import ChannelRegistry
+from walletdesk.core.events import EventBus, make_event_bus
+from walletdesk.db import Database
+from walletdesk.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    bus: EventBus
+    channels: ChannelRegistry = field(default_factory=ChannelRegistry)
+
+    async def close(self) -> None:
+        await self.bus.close()
+        await self.db.dispose()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    from walletdesk.channels import install_channels
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    bus = make_event_bus(settings.redis_url)
+    runtime = Runtime(
+        settings=settings, db=Database(settings.resolved_database_url, bus=bus), bus=bus
+    )
+    install_channels(runtime)
+    return runtime
+
+
+def outbox_handlers(runtime: Runtime) -> dict[str, object]:
+    from walletdesk.core.tickets.service import DELIVER_MESSAGE
+    from walletdesk.core.tickets.tasks import DeliverMessage
+
+    return {DELIVER_MESSAGE: DeliverMessage(runtime.db, runtime.channels)}

@@ -1,0 +1,68 @@
+"""The one settings object. Every WALLETDESK_* variable is read here, once."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "dev", "test"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="WALLETDESK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(default=Path("data"), description="Where SQLite, secrets and files live")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty = SQLite in data_dir")
+    redis_url: str = Field(default="", description="Redis URL; empty = in-process event bus")
+    secret_key: str = Field(
+        default="", description="Signs sessions; generated on first run if empty"
+    )
+    base_url: str = "http://127.0.0.1:8000"
+    default_locale: str = "zh-CN"
+    # Replies on tickets that an integration opened through the API are posted back to it here.
+    integration_webhook_url: str = ""
+    integration_webhook_secret: str = ""
+    embedded_worker: bool = Field(default=True, description="Run an outbox worker inside `serve`")
+    max_message_chars: int = 20_000
+    login_rate_per_minute: int = 10
+
+    @field_validator("secret_key")
+    @classmethod
+    def _refuse_placeholder(cls, value: str) -> str:
+        if value and (value.lower() in _PLACEHOLDER_SECRETS or len(value) < 16):
+            raise ValueError("WALLETDESK_SECRET_KEY must be at least 16 random characters")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'walletdesk.db').resolve()}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, else one generated once and kept in the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.data_dir / "secret_key"
+        if key_file.exists():
+            return key_file.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        key_file.write_text(key)
+        key_file.chmod(0o600)
+        return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
