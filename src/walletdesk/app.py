@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             worker = OutboxWorker(
                 the_runtime.db,
                 outbox_handlers(the_runtime),
-                bus=the_runtime.bus,  # type: ignore[arg-type]
+                bus=the_runtime.bus,
             )
             worker_task = asyncio.create_task(worker.run_forever(), name="outbox-worker")
         try:

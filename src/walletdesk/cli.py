@@ -6,7 +6,7 @@ import asyncio
 import getpass
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from functools import wraps
 from typing import Annotated, Any, TypeVar
 
@@ -51,7 +51,7 @@ def _friendly(exc: BaseException) -> str | None:
     return None
 
 
-def run_async(func: Callable[..., Awaitable[T]]) -> Callable[..., T]:
+def run_async(func: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> T:
         try:
@@ -155,7 +155,7 @@ def worker() -> None:
     async def _run() -> None:
         runtime = build_runtime(settings)
         try:
-            await OutboxWorker(runtime.db, outbox_handlers(runtime), bus=runtime.bus).run_forever()  # type: ignore[arg-type]
+            await OutboxWorker(runtime.db, outbox_handlers(runtime), bus=runtime.bus).run_forever()
         finally:
             await runtime.close()
 

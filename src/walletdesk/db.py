@@ -144,8 +144,8 @@ class Database:
 
 
 def insert_ignoring_conflicts(session: AsyncSession, table: Any) -> Any:
-    """`INSERT … ON CONFLICT DO NOTHING` for the session's dialect (SQLite and PostgreSQL both have it)."""
-    if session.bind.dialect.name == "postgresql":
+    """`INSERT … ON CONFLICT DO NOTHING` in the session's dialect (SQLite and PostgreSQL have it)."""
+    if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         return pg_insert(table).on_conflict_do_nothing()

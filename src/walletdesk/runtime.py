@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from walletdesk.core.channels import ChannelRegistry
 from walletdesk.core.events import EventBus, make_event_bus
+from walletdesk.core.outbox.worker import JobHandler
 from walletdesk.db import Database
 from walletdesk.settings import Settings
 
@@ -34,7 +35,7 @@ def build_runtime(settings: Settings) -> Runtime:
     return runtime
 
 
-def outbox_handlers(runtime: Runtime) -> dict[str, object]:
+def outbox_handlers(runtime: Runtime) -> dict[str, JobHandler]:
     from walletdesk.core.tickets.service import DELIVER_MESSAGE
     from walletdesk.core.tickets.tasks import DeliverMessage
 

@@ -108,7 +108,7 @@ class RedisEventBus:
         finally:
             with suppress(Exception):
                 await pubsub.unsubscribe()
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def ping(self) -> None:
         await self._redis.ping()

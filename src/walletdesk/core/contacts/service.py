@@ -68,7 +68,7 @@ async def resolve_contact(session: AsyncSession, sender: SenderIdentity) -> int:
         .returning(ContactIdentity.contact_id)
     )
     if claimed is not None:
-        return contact_id
+        return int(contact_id)
     await session.execute(delete(Contact).where(Contact.id == contact_id))
     winner = await find_contact_id(session, sender.kind, value)
     assert winner is not None

@@ -30,7 +30,7 @@ async def enqueue(
     idempotency_key: str | None = None,
     max_attempts: int = 8,
 ) -> None:
-    """Add a job in the caller's transaction, so it exists exactly when the change that caused it does."""
+    """Add a job in the caller's transaction: it exists exactly when the change causing it does."""
     await session.execute(
         insert(OutboxJob).values(
             kind=kind,

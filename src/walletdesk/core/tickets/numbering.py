@@ -36,7 +36,7 @@ _blocks: dict[str, _Blocks] = {}
 async def next_ticket_number(session: AsyncSession) -> str:
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
-        return number_for_sequence(await _next_from_sequence(session, str(bind.url)))
+        return number_for_sequence(await _next_from_sequence(session, str(bind.engine.url)))
     value = await session.scalar(
         update(TicketNumberBlock)
         .where(TicketNumberBlock.name == COUNTER_NAME)

@@ -25,7 +25,7 @@ _OFFSET = 271_828_182
 MIN_LENGTH = _FIRST_BAND_DIGITS + 1
 MAX_LENGTH = _MAX_PAYLOAD_DIGITS + 1
 
-_CANDIDATE = re.compile(r"(?<!\d)\d{%d,%d}(?!\d)" % (MIN_LENGTH, MAX_LENGTH))
+_CANDIDATE = re.compile(rf"(?<!\d)\d{{{MIN_LENGTH},{MAX_LENGTH}}}(?!\d)")
 
 
 def payload_for_sequence(sequence: int) -> int:
@@ -37,7 +37,7 @@ def payload_for_sequence(sequence: int) -> int:
         low = 10 ** (digits - 1)
         size = 9 * low
         if index < size:
-            return low + (index * _MULTIPLIER + _OFFSET) % size
+            return int(low + (index * _MULTIPLIER + _OFFSET) % size)
         index -= size
     raise OverflowError("ticket number space exhausted")
 

@@ -19,7 +19,7 @@ from walletdesk.core.tickets.models import ACTIVE_STATUSES, Message, Tag, Ticket
 PAGE_SIZE = 50
 
 
-def visible_tickets(actor: Actor) -> Select[tuple[Ticket]]:
+def visible_tickets(actor: Actor) -> Select[Ticket]:
     """The one place that says which tickets an actor may see.
 
     Agents work their own tier's queues; supervisors, admins and the system see all.
@@ -115,7 +115,7 @@ async def list_tickets(
     cursor: str | None = None,
     limit: int = PAGE_SIZE,
 ) -> InboxPage:
-    """Newest activity first, keyset-paginated on (updated_at, id) so page 1,000 costs what page 1 does."""
+    """Newest activity first, keyset-paginated on (updated_at, id): page 1,000 costs what page 1 does."""
     if filters.tier is not None and not actor.sees_all_queues and filters.tier != actor.tier:
         raise PermissionDenied(f"you work the L{actor.tier} queues, not L{filters.tier}")
     query = visible_tickets(actor)

@@ -150,7 +150,7 @@ async def update_ticket(
 async def post_message(
     number: str, body: MessageCreate, actor: ApiActor, runtime: RuntimeDep
 ) -> MessageOut:
-    """A public reply (delivered to the customer through the ticket's channel) or an internal note."""
+    """A public reply (delivered through the ticket's channel) or an internal note."""
     async with runtime.db.transaction() as session:
         ticket = await queries.get_ticket(session, actor, number, for_update=True)
         message = await service.post_agent_message(

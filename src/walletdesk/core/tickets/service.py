@@ -153,7 +153,7 @@ async def add_customer_message(
         TICKETS_TOPIC,
         ticket_event("message.created", ticket, message_id=message_id, author="customer"),
     )
-    return message_id
+    return int(message_id)
 
 
 def _customer_actor() -> Actor:
@@ -400,7 +400,9 @@ async def escalate_ticket(
             agent_id=actor.agent_id,
             channel=ticket.channel,
             internal=True,
-            body_text=f"Escalated L{old_tier} → L{ticket.tier} ({team.name}) by {actor.name}: {reason}",
+            body_text=(
+                f"Escalated L{old_tier} → L{ticket.tier} ({team.name}) by {actor.name}: {reason}"
+            ),
             created_at=ticket.updated_at,
         )
     )
