@@ -144,7 +144,7 @@ class Database:
 
 
 def insert_ignoring_conflicts(session: AsyncSession, table: Any) -> Any:
-    """`INSERT … ON CONFLICT DO NOTHING` in the session's dialect (SQLite and PostgreSQL have it)."""
+    """`INSERT … ON CONFLICT DO NOTHING` in the session's dialect (SQLite and PostgreSQL)."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 

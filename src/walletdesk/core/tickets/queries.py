@@ -115,7 +115,7 @@ async def list_tickets(
     cursor: str | None = None,
     limit: int = PAGE_SIZE,
 ) -> InboxPage:
-    """Newest activity first, keyset-paginated on (updated_at, id): page 1,000 costs what page 1 does."""
+    """Newest activity first, keyset-paginated on (updated_at, id): page 1,000 costs as page 1."""
     if filters.tier is not None and not actor.sees_all_queues and filters.tier != actor.tier:
         raise PermissionDenied(f"you work the L{actor.tier} queues, not L{filters.tier}")
     query = visible_tickets(actor)
