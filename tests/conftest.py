@@ -69,10 +69,9 @@ async def postgres_url() -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "postgres":
-        request.applymarker(pytest.mark.postgres)
+    """Runs a test once per database; `-m "not postgres"` selects the SQLite half."""
     return str(request.param)
 
 
