@@ -23,6 +23,7 @@ from walletdesk.app import create_app
 from walletdesk.core.actors import SYSTEM, Actor
 from walletdesk.core.agents.models import Agent
 from walletdesk.core.agents.service import actor_for, create_agent, create_api_token
+from walletdesk.core.attachments.storage import LocalFileStore
 from walletdesk.core.events import InProcessEventBus
 from walletdesk.db import Database
 from walletdesk.migrate import upgrade_async
@@ -94,7 +95,12 @@ async def runtime(db_url: str, tmp_path: Path) -> AsyncIterator[Runtime]:
         _env_file=None,  # type: ignore[call-arg]
     )
     bus = InProcessEventBus()
-    rt = Runtime(settings=settings, db=Database(db_url, bus=bus), bus=bus)
+    rt = Runtime(
+        settings=settings,
+        db=Database(db_url, bus=bus),
+        bus=bus,
+        files=LocalFileStore(tmp_path / "attachments"),
+    )
     install_channels(rt)
     yield rt
     await rt.close()

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from walletdesk.core.attachments.routes import router as attachments_router
 from walletdesk.core.contacts.routes import router as contacts_router
 from walletdesk.core.outbox.worker import OutboxWorker
 from walletdesk.core.tickets.routes import router as tickets_router
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     install_error_handlers(app)
     app.include_router(tickets_router)
     app.include_router(contacts_router)
+    app.include_router(attachments_router)
     _mount_console(app)
 
     @app.get("/healthz", tags=["health"])

@@ -1,6 +1,7 @@
 """Imports every module's tables so that Alembic and tests see the whole schema."""
 
 from walletdesk.core.agents.models import Agent, ApiToken, Team
+from walletdesk.core.attachments.models import Attachment
 from walletdesk.core.audit.models import AuditEvent
 from walletdesk.core.contacts.models import Contact, ContactIdentity
 from walletdesk.core.outbox.models import OutboxJob
@@ -12,6 +13,7 @@ metadata = Base.metadata
 __all__ = [
     "Agent",
     "ApiToken",
+    "Attachment",
     "AuditEvent",
     "Contact",
     "ContactIdentity",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from walletdesk.core.attachments.storage import AttachmentStore, LocalFileStore
 from walletdesk.core.channels import ChannelRegistry
 from walletdesk.core.events import EventBus, make_event_bus
 from walletdesk.core.outbox.worker import JobHandler
@@ -16,6 +17,7 @@ class Runtime:
     settings: Settings
     db: Database
     bus: EventBus
+    files: AttachmentStore
     channels: ChannelRegistry = field(default_factory=ChannelRegistry)
 
     async def close(self) -> None:
@@ -29,7 +31,10 @@ def build_runtime(settings: Settings) -> Runtime:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     bus = make_event_bus(settings.redis_url)
     runtime = Runtime(
-        settings=settings, db=Database(settings.resolved_database_url, bus=bus), bus=bus
+        settings=settings,
+        db=Database(settings.resolved_database_url, bus=bus),
+        bus=bus,
+        files=LocalFileStore(settings.data_dir / "attachments"),
     )
     install_channels(runtime)
     return runtime

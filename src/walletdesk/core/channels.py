@@ -16,8 +16,10 @@ from walletdesk.core.contacts.service import SenderIdentity
 @dataclass(frozen=True, slots=True)
 class Attachment:
     filename: str
-    content_type: str
+    content_type: str  # as the sender declared it; the store sniffs the real one
     data: bytes
+    inline: bool = False
+    content_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

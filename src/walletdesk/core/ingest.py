@@ -14,6 +14,8 @@ import nh3
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from walletdesk.core.attachments.service import MAX_ATTACHMENTS_PER_MESSAGE, store_attachment
+from walletdesk.core.attachments.storage import AttachmentStore
 from walletdesk.core.channels import InboundMessage
 from walletdesk.core.contacts.service import add_identity, resolve_contact
 from walletdesk.core.errors import InvalidInput
@@ -39,18 +41,31 @@ class _AlreadyStored(Exception):
     pass
 
 
-async def ingest(db: Database, inbound: InboundMessage, *, open_new: bool = False) -> IngestResult:
-    """Store one inbound message; `open_new` always opens a ticket (the API's "create ticket")."""
+async def ingest(
+    db: Database,
+    inbound: InboundMessage,
+    *,
+    open_new: bool = False,
+    files: AttachmentStore | None = None,
+) -> IngestResult:
+    """Store one inbound message; `open_new` always opens a ticket (the API's "create ticket").
+
+    Attachments need `files`, the node's attachment store (runtime.files).
+    """
     if not inbound.external_id:
         raise InvalidInput("external_id", "every inbound message needs the platform's id")
     if not inbound.text.strip() and not inbound.attachments:
         raise InvalidInput("body", "must not be empty")
+    if inbound.attachments and files is None:
+        raise ValueError("ingest() of a message with attachments needs the attachment store")
+    if len(inbound.attachments) > MAX_ATTACHMENTS_PER_MESSAGE:
+        raise InvalidInput("attachments", f"at most {MAX_ATTACHMENTS_PER_MESSAGE} per message")
     earlier = await _already_stored(db, inbound)
     if earlier is not None:
         return earlier
     try:
         async with db.transaction() as session:
-            return await _store(session, inbound, open_new=open_new)
+            return await _store(session, inbound, open_new=open_new, files=files)
     except _AlreadyStored:
         # A concurrent delivery of the same message won the unique (channel, external_id).
         earlier = await _already_stored(db, inbound)
@@ -74,7 +89,13 @@ async def _already_stored(db: Database, inbound: InboundMessage) -> IngestResult
     return IngestResult(row[1], row[2], row[0], created_ticket=False, duplicate=True)
 
 
-async def _store(session: AsyncSession, inbound: InboundMessage, *, open_new: bool) -> IngestResult:
+async def _store(
+    session: AsyncSession,
+    inbound: InboundMessage,
+    *,
+    open_new: bool,
+    files: AttachmentStore | None,
+) -> IngestResult:
     contact_id = await resolve_contact(session, inbound.sender)
     for identity in inbound.also_known_as:
         await add_identity(session, contact_id, identity.kind, identity.value)
@@ -119,6 +140,21 @@ async def _store(session: AsyncSession, inbound: InboundMessage, *, open_new: bo
     )
     if message_id is None:
         raise _AlreadyStored
+    for attachment in inbound.attachments:
+        assert files is not None
+        await store_attachment(
+            session,
+            files,
+            message_id=message_id,
+            filename=attachment.filename,
+            declared_type=attachment.content_type,
+            data=attachment.data,
+            inline=attachment.inline,
+            content_id=attachment.content_id,
+            # A customer's message is never refused for a mislabelled file: it is kept
+            # and only ever served as a download of what it really is.
+            strict_type=False,
+        )
     return IngestResult(ticket.id, ticket.number, message_id, created_ticket=created)
 
 
