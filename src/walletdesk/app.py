@@ -96,8 +96,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
 
 def _mount_console(app: FastAPI) -> None:
-    try:
-        from walletdesk.console.app import mount_console
-    except ImportError:  # the console package is optional only while it is being built
-        return
+    from walletdesk.console.app import mount_console
+
     mount_console(app)
