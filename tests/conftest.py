@@ -24,11 +24,18 @@ from walletdesk.core.actors import SYSTEM, Actor
 from walletdesk.core.agents.models import Agent
 from walletdesk.core.agents.service import actor_for, create_agent, create_api_token
 from walletdesk.core.attachments.storage import LocalFileStore
+from walletdesk.core.channels import InboundMessage
+from walletdesk.core.contacts.service import SenderIdentity
 from walletdesk.core.events import InProcessEventBus
+from walletdesk.core.ingest import IngestResult, ingest
 from walletdesk.db import Database
 from walletdesk.migrate import upgrade_async
 from walletdesk.runtime import Runtime
 from walletdesk.settings import Settings
+
+# Servers that tests start (in-process or as subprocesses) must not all grab the default SMTP
+# port; the email tests start their listener with their own settings.
+os.environ.setdefault("WALLETDESK_SMTP_LISTEN", "")
 
 PG_URL = os.environ.get("WALLETDESK_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("WALLETDESK_TEST_REDIS_URL", "")
@@ -36,10 +43,16 @@ ON_CI = os.environ.get("CI", "").lower() == "true"
 PASSWORD = "correct horse battery"
 
 _unique = itertools.count(1)
+_phones = itertools.count(1)
 
 
 def unique(prefix: str = "x") -> str:
     return f"{prefix}{os.getpid()}-{next(_unique)}"
+
+
+def unique_phone() -> str:
+    """A mainland mobile number no other test of this run uses: 139 PPPP NNNN."""
+    return f"139{os.getpid() % 10_000:04d}{next(_phones) % 10_000:04d}"
 
 
 def require_service(url: str, variable: str) -> str:
@@ -48,6 +61,24 @@ def require_service(url: str, variable: str) -> str:
     if ON_CI:
         pytest.fail(f"{variable} is not set: CI must test against the real service")
     pytest.skip(f"{variable} not set; this test needs the real service")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis; tests using it are marked `redis` at collection."""
+    return require_service(REDIS_URL, "WALLETDESK_TEST_REDIS_URL")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Runs before `-m` deselects, so `-m "not postgres and not redis"` leaves out every test
+    # that needs a service, whether it asks for it directly or through `backend`.
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "redis_url" in names:
+            item.add_marker(pytest.mark.redis)
+        if "postgres_url" in names:
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture(scope="session")
@@ -139,6 +170,32 @@ async def make_agent(
         )
         _, token = await create_api_token(session, SYSTEM, agent, "tests")
     return AgentLogin(agent, actor_for(agent, "api"), token)
+
+
+def customer_email() -> SenderIdentity:
+    return SenderIdentity("email", f"{unique('customer')}@example.com")
+
+
+async def make_ticket(
+    db: Database,
+    *,
+    sender: SenderIdentity | None = None,
+    text: str = "我的转账还没到账",
+    subject: str = "",
+    channel: str = "api",
+    thread_key: str | None = None,
+    external_id: str | None = None,
+) -> IngestResult:
+    """A customer message through ingest(): opens a ticket unless it names or continues one."""
+    inbound = InboundMessage(
+        channel=channel,
+        external_id=external_id or unique("ext"),
+        sender=sender or customer_email(),
+        text=text,
+        subject=subject,
+        thread_key=thread_key,
+    )
+    return await ingest(db, inbound)
 
 
 @pytest.fixture

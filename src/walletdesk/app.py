@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from typing import Any
 
 from fastapi import FastAPI
@@ -32,6 +32,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker_task = None
+        services = AsyncExitStack()
+        for service in the_runtime.node_services:
+            await services.enter_async_context(service(the_runtime))
         if settings.embedded_worker:
             worker = OutboxWorker(
                 the_runtime.db,
@@ -46,6 +49,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                 worker_task.cancel()
                 with suppress(asyncio.CancelledError):
                     await worker_task
+            await services.aclose()
             if owns_runtime:
                 await the_runtime.close()
 

@@ -155,7 +155,10 @@ def worker() -> None:
     async def _run() -> None:
         runtime = build_runtime(settings)
         try:
-            await OutboxWorker(runtime.db, outbox_handlers(runtime), bus=runtime.bus).run_forever()
+            await asyncio.gather(
+                OutboxWorker(runtime.db, outbox_handlers(runtime), bus=runtime.bus).run_forever(),
+                *(task(runtime) for task in runtime.worker_tasks),
+            )
         finally:
             await runtime.close()
 

@@ -68,6 +68,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# The largest ids the columns hold on PostgreSQL (INTEGER, BIGINT): input beyond them is
+# refused as bad input instead of failing in the driver.
+MAX_INT_ID = 2**31 - 1
+MAX_BIGINT_ID = 2**63 - 1
+
 AfterCommit = Callable[[], Awaitable[None]]
 
 

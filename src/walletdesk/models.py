@@ -1,5 +1,6 @@
 """Imports every module's tables so that Alembic and tests see the whole schema."""
 
+from walletdesk.channels.email import models as _email_models  # noqa: F401
 from walletdesk.core.agents.models import Agent, ApiToken, Team
 from walletdesk.core.attachments.models import Attachment
 from walletdesk.core.audit.models import AuditEvent

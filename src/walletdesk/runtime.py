@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from walletdesk.core.attachments.storage import AttachmentStore, LocalFileStore
@@ -11,6 +13,9 @@ from walletdesk.core.outbox.worker import JobHandler
 from walletdesk.db import Database
 from walletdesk.settings import Settings
 
+NodeService = Callable[["Runtime"], AbstractAsyncContextManager[None]]
+WorkerTask = Callable[["Runtime"], Awaitable[None]]
+
 
 @dataclass
 class Runtime:
@@ -19,6 +24,12 @@ class Runtime:
     bus: EventBus
     files: AttachmentStore
     channels: ChannelRegistry = field(default_factory=ChannelRegistry)
+    # What channels plug in besides their adapter, so app.py and cli.py never name a channel:
+    # outbox job kinds of their own, services every `serve` node runs (an SMTP listener),
+    # and loops every `walletdesk worker` runs beside the outbox worker (an IMAP poller).
+    job_handlers: dict[str, JobHandler] = field(default_factory=dict)
+    node_services: list[NodeService] = field(default_factory=list)
+    worker_tasks: list[WorkerTask] = field(default_factory=list)
 
     async def close(self) -> None:
         await self.bus.close()
@@ -44,4 +55,4 @@ def outbox_handlers(runtime: Runtime) -> dict[str, JobHandler]:
     from walletdesk.core.tickets.service import DELIVER_MESSAGE
     from walletdesk.core.tickets.tasks import DeliverMessage
 
-    return {DELIVER_MESSAGE: DeliverMessage(runtime.db, runtime.channels)}
+    return {DELIVER_MESSAGE: DeliverMessage(runtime.db, runtime.channels), **runtime.job_handlers}

@@ -10,5 +10,7 @@ if TYPE_CHECKING:
 
 def install_channels(runtime: Runtime) -> None:
     from walletdesk.channels.api.adapter import IntegrationWebhookAdapter
+    from walletdesk.channels.email.install import install as install_email
 
     runtime.channels.register(IntegrationWebhookAdapter(runtime.settings))
+    install_email(runtime)

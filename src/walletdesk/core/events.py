@@ -80,10 +80,15 @@ class InProcessEventBus:
 class RedisEventBus:
     """Pub/sub across nodes. Channel names are prefixed so one Redis can serve several installs."""
 
-    def __init__(self, url: str, prefix: str = "walletdesk:") -> None:
+    def __init__(self, url: str, prefix: str | None = None) -> None:
         from redis.asyncio import Redis
 
         self._redis = Redis.from_url(url)
+        if prefix is None:
+            # Pub/sub ignores the database number, so it goes into the channel names:
+            # installs on redis://…/1 and redis://…/2 must not hear each other.
+            db = self._redis.connection_pool.connection_kwargs.get("db", 0)
+            prefix = f"walletdesk:{db}:"
         self._prefix = prefix
 
     async def publish(self, topic: str, event: Event) -> None:

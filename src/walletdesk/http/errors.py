@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from walletdesk.core.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
@@ -16,6 +17,27 @@ log = logging.getLogger(__name__)
 
 class Unauthorized(DomainError):
     pass
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """The body of every error response: one readable line, and the fields at fault."""
+
+    error: str
+    fields: list[FieldProblem] = []
+
+
+# Routers declare these so the OpenAPI document describes the errors the API really sends.
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut, "description": "No API token, or an unknown or revoked one"},
+    403: {"model": ErrorOut, "description": "Outside the agent's queues"},
+    404: {"model": ErrorOut, "description": "Nothing with that number or id"},
+    422: {"model": ErrorOut, "description": "Bad input; `fields` names each field at fault"},
+}
 
 
 _STATUS = {
@@ -35,10 +57,10 @@ def status_for(exc: DomainError) -> int:
 
 
 def _field_name(loc: tuple[object, ...]) -> str:
-    # ("body", "customer", "email") → "customer.email"; query/path names stay as they are.
+    # ("body", "customer", "email") → "customer.email"; ("query", "tier") → "tier".
     parts = (
         [str(part) for part in loc[1:]]
-        if loc and loc[0] in ("body", "query", "path")
+        if loc and loc[0] in ("body", "query", "path", "header", "cookie")
         else [str(part) for part in loc]
     )
     return ".".join(parts) or "body"

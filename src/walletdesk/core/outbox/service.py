@@ -128,11 +128,14 @@ async def mark_failed(
     *,
     permanent: bool,
     base_delay: float = BACKOFF_BASE_SECONDS,
-) -> bool:
-    """Schedule the next attempt, or give up for good; returns whether the job is now dead."""
+) -> bool | None:
+    """Schedule the next attempt, or give up for good; returns whether the job is now dead.
+
+    None if this worker's lease ran out and another worker holds the job now.
+    """
     dead = permanent or job.attempts >= job.max_attempts
     next_at: datetime = utcnow() + backoff(job.attempts, base_delay)
-    await _finish(
+    held = await _finish(
         session,
         job,
         worker_id,
@@ -141,7 +144,7 @@ async def mark_failed(
         lease_until=None,
         last_error=error[:2000],
     )
-    return dead
+    return dead if held else None
 
 
 async def jobs_for_ticket(session: AsyncSession, ticket_id: int) -> Sequence[OutboxJob]:

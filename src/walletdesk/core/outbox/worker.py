@@ -92,9 +92,9 @@ class OutboxWorker:
         async with self.db.transaction() as session:
             if error is None:
                 dead = False
-                await service.mark_done(session, job, self.worker_id)
+                held = await service.mark_done(session, job, self.worker_id)
             else:
-                dead = await service.mark_failed(
+                outcome = await service.mark_failed(
                     session,
                     job,
                     self.worker_id,
@@ -102,8 +102,10 @@ class OutboxWorker:
                     permanent=permanent,
                     base_delay=self.backoff_base,
                 )
+                held, dead = outcome is not None, bool(outcome)
                 log.warning("outbox job %s (%s) failed: %s", job.id, job.kind, error)
-            if handler is not None:
+            # A worker whose lease ran out lost the job to another: that one records the outcome.
+            if handler is not None and held:
                 await handler.record(session, job, error=error, dead=dead, external_id=external_id)
 
     async def run_forever(self) -> None:

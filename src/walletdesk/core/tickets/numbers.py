@@ -25,7 +25,8 @@ _OFFSET = 271_828_182
 MIN_LENGTH = _FIRST_BAND_DIGITS + 1
 MAX_LENGTH = _MAX_PAYLOAD_DIGITS + 1
 
-_CANDIDATE = re.compile(rf"(?<!\d)\d{{{MIN_LENGTH},{MAX_LENGTH}}}(?!\d)")
+_SEPARATOR = re.compile(r"[ \-]")
+_DIGIT_RUN = re.compile(r"\d+(?:[ \-]\d+)*")
 
 
 def payload_for_sequence(sequence: int) -> int:
@@ -69,10 +70,15 @@ def normalize(text: str) -> str:
 
 
 def find_ticket_numbers(text: str) -> list[str]:
-    """Valid ticket numbers quoted in free text, in order of appearance, without repeats."""
+    """Valid ticket numbers quoted in free text, in order of appearance, without repeats.
+
+    A run of digit groups ("3718 2818 26") is read as one number when it is one; otherwise
+    each group stands alone, so a number followed by a phone number is still found.
+    """
     found: list[str] = []
-    for match in _CANDIDATE.finditer(normalize(text)):
-        number = match.group()
-        if is_valid(number) and number not in found:
-            found.append(number)
+    for run in _DIGIT_RUN.finditer(unicodedata.normalize("NFKC", text)):
+        whole = _SEPARATOR.sub("", run.group())
+        for number in [whole] if is_valid(whole) else _SEPARATOR.split(run.group()):
+            if is_valid(number) and number not in found:
+                found.append(number)
     return found

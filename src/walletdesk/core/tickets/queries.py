@@ -15,6 +15,7 @@ from walletdesk.core.actors import Actor
 from walletdesk.core.errors import InvalidInput, NotFound, PermissionDenied
 from walletdesk.core.tickets import numbers
 from walletdesk.core.tickets.models import ACTIVE_STATUSES, Message, Tag, Ticket, ticket_tags
+from walletdesk.db import MAX_BIGINT_ID
 
 PAGE_SIZE = 50
 
@@ -102,7 +103,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, ticket_id = raw.split("|")
-        return datetime.fromisoformat(stamp), int(ticket_id)
+        when, after_id = datetime.fromisoformat(stamp), int(ticket_id)
+        if when.tzinfo is None or not 0 < after_id <= MAX_BIGINT_ID:
+            raise ValueError(raw)
+        return when, after_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput("cursor", "is not a cursor this server handed out") from None
 
@@ -132,10 +136,12 @@ async def list_tickets(
     elif filters.assignee_id is not None:
         query = query.where(Ticket.assignee_id == filters.assignee_id)
     if filters.q:
-        term = numbers.normalize(filters.q.strip())
-        if term.isdigit():
-            query = query.where(Ticket.number == term)
+        term = filters.q.strip()
+        number = numbers.normalize(term)
+        if numbers.is_valid(number):
+            query = query.where(Ticket.number == number)
         else:
+            # Anything else searches subjects as typed: "2024-01" or "500元", not "202401".
             escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             query = query.where(Ticket.subject.ilike(f"%{escaped}%", escape="\\"))
     if cursor:

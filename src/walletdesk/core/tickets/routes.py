@@ -26,9 +26,11 @@ from walletdesk.core.tickets.schemas import (
     TicketPage,
     TicketUpdate,
 )
+from walletdesk.db import MAX_INT_ID
 from walletdesk.http.deps import ApiActor, RuntimeDep
+from walletdesk.http.errors import ERROR_RESPONSES
 
-router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
+router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"], responses=ERROR_RESPONSES)
 
 
 async def _out(session: AsyncSession, ticket: Ticket) -> TicketOut:
@@ -100,7 +102,7 @@ async def list_tickets(
     elif assignee == "none":
         unassigned = True
     elif assignee:
-        if not assignee.isdigit():
+        if not (assignee.isascii() and assignee.isdigit()) or int(assignee) > MAX_INT_ID:
             raise InvalidInput("assignee", "an agent id, `me` or `none`")
         assignee_id = int(assignee)
     filters = queries.InboxFilter(

@@ -5,9 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
+from walletdesk.core.contacts.identities import normalize_phone
+from walletdesk.core.errors import InvalidInput
 from walletdesk.core.tickets.models import Category, Priority, Status
+from walletdesk.db import MAX_INT_ID
 
 MAX_BODY_CHARS = 20_000
 
@@ -22,6 +33,17 @@ class CustomerIn(BaseModel):
     email: EmailStr | None = None
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
     name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+
+    @field_validator("phone")
+    @classmethod
+    def _possible_phone(cls, value: str | None) -> str | None:
+        # Checked here, not first in ingest, so that the error names `customer.phone`.
+        if value:
+            try:
+                normalize_phone(value)
+            except InvalidInput as exc:
+                raise ValueError(exc.message) from None
+        return value
 
     @model_validator(mode="after")
     def _needs_a_way_to_reach(self) -> CustomerIn:
@@ -47,7 +69,9 @@ class TicketUpdate(BaseModel):
     status: Status | None = None
     priority: Priority | None = None
     category: Category | None = None
-    assignee_id: int | None = Field(default=None, description="An agent id, or null to unassign")
+    assignee_id: int | None = Field(
+        default=None, ge=1, le=MAX_INT_ID, description="An agent id, or null to unassign"
+    )
     tags: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] | None = Field(
         default=None, max_length=20
     )

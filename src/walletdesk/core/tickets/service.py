@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.core.actors import Actor
@@ -338,12 +339,13 @@ async def set_tags(session: AsyncSession, actor: Actor, ticket: Ticket, names: l
         raise InvalidInput("tags", f"at most {MAX_TAGS} tags")
     for name in wanted:
         await session.execute(insert_ignoring_conflicts(session, Tag).values(name=name))
-    tag_ids = (
-        dict(
-            (await session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(wanted))))
-            .tuples()
-            .all()
-        )
+    tag_ids: dict[str, int] = (
+        {
+            name: tag_id
+            for name, tag_id in await session.execute(
+                select(Tag.name, Tag.id).where(Tag.name.in_(wanted))
+            )
+        }
         if wanted
         else {}
     )
@@ -422,6 +424,22 @@ async def escalate_ticket(
     return ticket
 
 
+async def _keep_platform_id(session: AsyncSession, message_id: int, external_id: str) -> None:
+    """Store the platform's id for a sent reply, unless another message of the channel has it.
+
+    Some platforms answer every post with one id (the thread's, or a constant). A second
+    copy would break the unique (channel, external_id), fail the worker's bookkeeping and
+    so have the reply sent again once its lease ran out; the savepoint keeps the rest.
+    """
+    try:
+        async with session.begin_nested():
+            await session.execute(
+                update(Message).where(Message.id == message_id).values(external_id=external_id)
+            )
+    except IntegrityError:
+        pass
+
+
 async def record_delivery(
     session: AsyncSession,
     message_id: int,
@@ -433,8 +451,6 @@ async def record_delivery(
     """Show a reply's delivery outcome on its ticket; returns the ticket id."""
     if error is None:
         values: dict[str, Any] = {"delivery_status": DeliveryStatus.SENT, "delivery_error": None}
-        if external_id:
-            values["external_id"] = external_id
     else:
         values = {
             "delivery_status": DeliveryStatus.FAILED if dead else DeliveryStatus.PENDING,
@@ -446,6 +462,8 @@ async def record_delivery(
         .values(**values)
         .returning(Message.ticket_id)
     )
+    if ticket_id is not None and error is None and external_id:
+        await _keep_platform_id(session, message_id, external_id)
     if ticket_id is not None:
         ticket = await session.get(Ticket, ticket_id)
         if ticket is not None:

@@ -1,0 +1,118 @@
+"""Outbox job of the email channel: the acknowledgement of a new ticket."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from walletdesk.channels.email import service
+from walletdesk.channels.email.compose import build_ack, stable_message_id
+from walletdesk.channels.email.models import Direction
+from walletdesk.channels.email.settings import EmailSettings
+from walletdesk.channels.email.transport import send_email
+from walletdesk.core.channels import PermanentDeliveryError
+from walletdesk.core.outbox.models import OutboxJob
+from walletdesk.core.outbox.service import enqueue
+
+if TYPE_CHECKING:
+    from walletdesk.core.outbox.worker import JobHandler
+    from walletdesk.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+EMAIL_ACK = "email_ack"
+
+
+async def enqueue_ack(
+    session: AsyncSession,
+    *,
+    ticket_id: int,
+    ticket_number: str,
+    to: str,
+    to_name: str,
+    subject: str,
+    locale: str,
+    in_reply_to: str,
+    references: list[str],
+    thread_root: str,
+    key: str,
+) -> None:
+    """Queue the acknowledgement in the caller's transaction (once per `key`)."""
+    payload: dict[str, Any] = {
+        "ticket_id": ticket_id,
+        "ticket_number": ticket_number,
+        "to": to,
+        "to_name": to_name,
+        "subject": subject,
+        "locale": locale,
+        "in_reply_to": in_reply_to,
+        "references": references,
+        "thread_root": thread_root,
+    }
+    await enqueue(session, EMAIL_ACK, payload, ticket_id=ticket_id, idempotency_key=key)
+
+
+class SendAck:
+    """Sends an acknowledgement from the null return path (RFC 3834), so it never bounces back."""
+
+    def __init__(self, runtime: Runtime, settings: EmailSettings) -> None:
+        self.runtime = runtime
+        self.settings = settings
+
+    async def run(self, job: OutboxJob) -> str | None:
+        payload = job.payload
+        try:
+            ticket_id = int(payload["ticket_id"])
+            number = str(payload["ticket_number"])
+            to = str(payload["to"])
+        except (KeyError, TypeError, ValueError):
+            raise PermanentDeliveryError("malformed acknowledgement job") from None
+        our_id = stable_message_id(job.idempotency_key, number, self.settings.mail_domain)
+        in_reply_to = str(payload.get("in_reply_to") or "")
+        references = [str(r) for r in payload.get("references") or []]
+        async with self.runtime.db.transaction() as session:
+            await service.record_email(
+                session,
+                message_id_header=our_id,
+                ticket_id=ticket_id,
+                direction=Direction.ACK,
+                thread_root=str(payload.get("thread_root") or in_reply_to or our_id),
+            )
+        try:
+            email = build_ack(
+                self.settings,
+                to=to,
+                to_name=str(payload.get("to_name") or ""),
+                ticket_number=number,
+                original_subject=str(payload.get("subject") or ""),
+                locale=str(payload.get("locale") or "zh-CN"),
+                message_id=our_id,
+                in_reply_to=in_reply_to,
+                references=references,
+            )
+        except (ValueError, TypeError) as exc:
+            raise PermanentDeliveryError(f"cannot address an email to {to!r}: {exc}") from None
+        await send_email(self.settings, email, sender="", recipients=[to])
+        return our_id
+
+    async def record(
+        self,
+        session: AsyncSession,
+        job: OutboxJob,
+        *,
+        error: str | None,
+        dead: bool,
+        external_id: str | None,
+    ) -> None:
+        # An acknowledgement is not a ticket message: its fate is the outbox row's, and
+        # a lost one is only logged (the agent's reply is what the customer waits for).
+        if error is not None and dead:
+            log.warning("acknowledgement for ticket %s gave up: %s", job.ticket_id, error)
+
+
+def email_job_handlers(runtime: Runtime) -> dict[str, JobHandler]:
+    from walletdesk.channels.email.adapter import email_settings_of
+
+    return {EMAIL_ACK: SendAck(runtime, email_settings_of(runtime))}
