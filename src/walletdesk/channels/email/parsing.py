@@ -204,7 +204,9 @@ def _collect(
                 continue
             children = part.get_payload()
             if isinstance(children, list):
-                stack.extend((child, depth + 1) for child in reversed(children))
+                stack.extend(
+                    (child, depth + 1) for child in reversed(children) if not isinstance(child, str)
+                )
             continue
         disposition = (part.get_content_disposition() or "").lower()
         has_name = bool(_filename(part))
