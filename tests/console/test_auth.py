@@ -6,10 +6,9 @@ from sqlalchemy import update
 
 from tests.conftest import make_agent
 from tests.console.conftest import csrf_in, post_form, sign_in
-from walletdesk.console import pending_core
 from walletdesk.core.actors import SYSTEM
 from walletdesk.core.agents.models import Agent
-from walletdesk.core.agents.service import get_agent_by_email
+from walletdesk.core.agents.service import enable_totp, get_agent_by_email
 from walletdesk.core.audit.service import list_events
 from walletdesk.db import Database
 
@@ -100,9 +99,7 @@ async def test_totp_is_asked_for_and_checked(client: httpx.AsyncClient, db: Data
     login = await make_agent(db)
     secret = pyotp.random_base32()
     async with db.transaction() as session:
-        await pending_core.enable_totp(
-            session, login.actor, login.agent.id, secret, pyotp.TOTP(secret).now()
-        )
+        await enable_totp(session, login.actor, login.agent.id, secret, pyotp.TOTP(secret).now())
     first = await _login_form(client, login.agent.email, login.password)
     assert first.status_code == 303
     assert first.headers["location"].startswith("/console/login/code")

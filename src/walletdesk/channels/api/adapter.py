@@ -81,6 +81,7 @@ class IntegrationWebhookAdapter:
             raise DeliveryError(f"integration webhook unreachable: {type(exc).__name__}") from None
         if response.status_code >= 500 or response.status_code == 429:
             raise DeliveryError(f"integration webhook answered {response.status_code}")
-        if response.status_code >= 400:
+        # Redirects are not followed: a webhook that moved must be reconfigured, not guessed.
+        if response.status_code >= 300:
             raise PermanentDeliveryError(f"integration webhook refused: {response.status_code}")
         return DeliveryResult(external_id=response.headers.get("X-Message-Id"))

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from walletdesk.console import pending_core, reads
+from walletdesk.console import reads
 from walletdesk.console.i18n import Lang
 from walletdesk.console.ratelimit import LoginLimiter
 from walletdesk.console.render import render, request_lang
@@ -28,7 +28,7 @@ from walletdesk.console.session import (
     snapshot,
 )
 from walletdesk.core.agents.models import Agent, Presence
-from walletdesk.core.agents.service import authenticate, set_presence
+from walletdesk.core.agents.service import authenticate, complete_totp_sign_in, set_presence
 from walletdesk.core.audit.service import record
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute)
@@ -120,7 +120,7 @@ async def submit_code(
     signed_in: Agent | None = None
     async with runtime.db.transaction() as db_session:
         agent = await reads.load_agent(db_session, pending_id)
-        if agent is not None and await pending_core.complete_totp_sign_in(
+        if agent is not None and await complete_totp_sign_in(
             db_session, agent, form_text(form, "code")
         ):
             signed_in = agent

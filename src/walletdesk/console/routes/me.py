@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from walletdesk.console import labels, pending_core
+from walletdesk.console import labels
 from walletdesk.console.i18n import lang_for
 from walletdesk.console.render import render, request_lang
 from walletdesk.console.routing import ConsoleRoute, PageError, local_path
@@ -19,6 +19,7 @@ from walletdesk.console.session import (
     Session,
     form_text,
 )
+from walletdesk.core.agents import service as agents
 from walletdesk.core.agents.credentials import new_totp_secret
 from walletdesk.core.agents.service import set_presence
 from walletdesk.core.errors import InvalidInput
@@ -70,7 +71,7 @@ async def change_locale(
     if locale not in labels.LANGUAGE:
         raise PageError(400, lang.gettext("The address or form is not valid."))
     async with runtime.db.transaction() as db_session:
-        await pending_core.set_locale(db_session, me.actor, me.id, locale)
+        await agents.set_locale(db_session, me.actor, me.id, locale)
     session.flash(
         lang.gettext(
             "The console now speaks %(language)s.", language=lang.label(labels.LANGUAGE, locale)
@@ -112,9 +113,7 @@ async def enable_totp(
         raise PageError(400, lang.gettext("The address or form is not valid."))
     try:
         async with runtime.db.transaction() as db_session:
-            await pending_core.enable_totp(
-                db_session, me.actor, me.id, secret, form_text(form, "code")
-            )
+            await agents.enable_totp(db_session, me.actor, me.id, secret, form_text(form, "code"))
     except InvalidInput:
         message = lang.gettext("That code does not match. Check the time on your phone and retry.")
         session.flash(message, "error")

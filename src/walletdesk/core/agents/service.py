@@ -20,7 +20,7 @@ from walletdesk.core.agents.credentials import (
 from walletdesk.core.agents.models import Agent, ApiToken, Presence, Role, Team
 from walletdesk.core.audit.service import record
 from walletdesk.core.contacts.identities import normalize_email
-from walletdesk.core.errors import Conflict, InvalidInput, NotFound
+from walletdesk.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from walletdesk.core.tickets.models import TIERS
 from walletdesk.db import utcnow
 
@@ -159,3 +159,46 @@ async def set_presence(session: AsyncSession, agent_id: int, presence: str) -> N
     if presence not in set(Presence):
         raise InvalidInput("presence", f"must be one of {', '.join(Presence)}")
     await session.execute(update(Agent).where(Agent.id == agent_id).values(presence=presence))
+
+
+LOCALES = ("zh-CN", "en")
+
+
+async def set_locale(session: AsyncSession, actor: Actor, agent_id: int, locale: str) -> None:
+    """The language the agent's console speaks."""
+    if locale not in LOCALES:
+        raise InvalidInput("locale", f"must be one of {', '.join(LOCALES)}")
+    await session.execute(update(Agent).where(Agent.id == agent_id).values(locale=locale))
+    await record(session, actor, "agent.locale_changed", "agent", agent_id, locale=locale)
+
+
+async def enable_totp(
+    session: AsyncSession, actor: Actor, agent_id: int, secret: str, code: str
+) -> None:
+    """Turn on two-step sign-in once the agent proved their authenticator shows `code`."""
+    if not verify_totp(secret, code):
+        raise InvalidInput("code", "the code does not match; check the authenticator's clock")
+    await session.execute(update(Agent).where(Agent.id == agent_id).values(totp_secret=secret))
+    await record(session, actor, "agent.totp_enabled", "agent", agent_id)
+
+
+async def complete_totp_sign_in(session: AsyncSession, agent: Agent, code: str) -> bool:
+    """Second step of a sign-in whose password `authenticate` already accepted."""
+    if not agent.is_active or not agent.totp_secret or not verify_totp(agent.totp_secret, code):
+        return False
+    agent.last_login_at = utcnow()
+    return True
+
+
+async def deactivate_agent(session: AsyncSession, actor: Actor, agent_id: int) -> None:
+    """Stop an agent signing in; their open console sessions end at their next request."""
+    if not actor.is_admin:
+        raise PermissionDenied("only admins may deactivate agents")
+    result = await session.execute(
+        update(Agent)
+        .where(Agent.id == agent_id)
+        .values(is_active=False, presence=Presence.OFFLINE, session_epoch=Agent.session_epoch + 1)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise NotFound(f"no agent {agent_id}")
+    await record(session, actor, "agent.deactivated", "agent", agent_id)

@@ -79,6 +79,11 @@ class OutboxWorker:
         external_id: str | None = None
         if handler is None:
             error, permanent = f"no handler for job kind {job.kind!r}", True
+        elif job.attempts > job.max_attempts:
+            # Claimed again and again after leases ran out: each attempt killed its worker or
+            # hung. Running it once more would only do that again.
+            error = f"gave up after {job.max_attempts} attempts that never finished"
+            permanent = True
         else:
             try:
                 external_id = await handler.run(job)

@@ -231,6 +231,8 @@ async def _change_status(session: AsyncSession, actor: Actor, ticket: Ticket, ta
     now = utcnow()
     if target == Status.SOLVED:
         ticket.solved_at = now
+    elif old == Status.SOLVED and target != Status.CLOSED:
+        ticket.solved_at = None  # reopened: it is no longer solved
     if target == Status.CLOSED:
         ticket.closed_at = now
         # A closed ticket lets go of its thread: the customer's next message opens a new one.
@@ -420,7 +422,8 @@ async def escalate_ticket(
         reason=reason,
     )
     await session.flush()
-    emit(session, TICKETS_TOPIC, ticket_event("ticket.escalated", ticket))
+    # old_tier lets the queue the ticket left drop it from live inbox views.
+    emit(session, TICKETS_TOPIC, ticket_event("ticket.escalated", ticket, old_tier=old_tier))
     return ticket
 
 
