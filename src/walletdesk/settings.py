@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     embedded_worker: bool = Field(default=True, description="Run an outbox worker inside `serve`")
     max_message_chars: int = 20_000
     login_rate_per_minute: int = 10
+    # How long an API token's agent is remembered without asking the database again;
+    # a revoked token or deactivated agent works that long. 0 checks on every request.
+    api_token_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
 
     @field_validator("secret_key")
     @classmethod

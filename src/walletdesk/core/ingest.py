@@ -14,8 +14,10 @@ import nh3
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from walletdesk.core.actors import Actor
 from walletdesk.core.attachments.service import MAX_ATTACHMENTS_PER_MESSAGE, store_attachment
 from walletdesk.core.attachments.storage import AttachmentStore
+from walletdesk.core.audit.service import record
 from walletdesk.core.channels import InboundMessage
 from walletdesk.core.contacts.service import add_identity, resolve_contact
 from walletdesk.core.errors import InvalidInput
@@ -35,6 +37,10 @@ class IngestResult:
     message_id: int
     created_ticket: bool
     duplicate: bool = False
+    # The stored rows as they were committed (None for a duplicate): callers answering
+    # at once (the API) need not read them back.
+    ticket: Ticket | None = None
+    message: Message | None = None
 
 
 class _AlreadyStored(Exception):
@@ -47,10 +53,13 @@ async def ingest(
     *,
     open_new: bool = False,
     files: AttachmentStore | None = None,
+    submitted_by: Actor | None = None,
 ) -> IngestResult:
     """Store one inbound message; `open_new` always opens a ticket (the API's "create ticket").
 
-    Attachments need `files`, the node's attachment store (runtime.files).
+    Attachments need `files`, the node's attachment store (runtime.files). `submitted_by`
+    is the agent or integration that handed the message in on the customer's behalf: a
+    ticket it opens is on their audit record.
     """
     if not inbound.external_id:
         raise InvalidInput("external_id", "every inbound message needs the platform's id")
@@ -60,14 +69,14 @@ async def ingest(
         raise ValueError("ingest() of a message with attachments needs the attachment store")
     if len(inbound.attachments) > MAX_ATTACHMENTS_PER_MESSAGE:
         raise InvalidInput("attachments", f"at most {MAX_ATTACHMENTS_PER_MESSAGE} per message")
-    earlier = await _already_stored(db, inbound)
-    if earlier is not None:
-        return earlier
+    # No look-up first: redeliveries are rare, so the unique (channel, external_id) decides
+    # at the message INSERT, and a duplicate's transaction is rolled back whole.
     try:
         async with db.transaction() as session:
-            return await _store(session, inbound, open_new=open_new, files=files)
+            return await _store(
+                session, inbound, open_new=open_new, files=files, submitted_by=submitted_by
+            )
     except _AlreadyStored:
-        # A concurrent delivery of the same message won the unique (channel, external_id).
         earlier = await _already_stored(db, inbound)
         assert earlier is not None
         return earlier
@@ -95,6 +104,7 @@ async def _store(
     *,
     open_new: bool,
     files: AttachmentStore | None,
+    submitted_by: Actor | None,
 ) -> IngestResult:
     contact_id = await resolve_contact(session, inbound.sender)
     for identity in inbound.also_known_as:
@@ -127,7 +137,7 @@ async def _store(
             assert ticket is not None
         else:
             created = True
-    message_id = await add_customer_message(
+    message = await add_customer_message(
         session,
         ticket,
         contact_id=contact_id,
@@ -137,15 +147,25 @@ async def _store(
         external_id=inbound.external_id,
         redactions=shielded.redactions,
         insert_statement=insert_ignoring_conflicts(session, Message),
+        fresh_ticket=created,
     )
-    if message_id is None:
+    if message is None:
         raise _AlreadyStored
+    if created and submitted_by is not None:
+        await record(
+            session,
+            submitted_by,
+            "ticket.created",
+            "ticket",
+            ticket.number,
+            channel=inbound.channel,
+        )
     for attachment in inbound.attachments:
         assert files is not None
         await store_attachment(
             session,
             files,
-            message_id=message_id,
+            message_id=message.id,
             filename=attachment.filename,
             declared_type=attachment.content_type,
             data=attachment.data,
@@ -155,7 +175,9 @@ async def _store(
             # and only ever served as a download of what it really is.
             strict_type=False,
         )
-    return IngestResult(ticket.id, ticket.number, message_id, created_ticket=created)
+    return IngestResult(
+        ticket.id, ticket.number, message.id, created_ticket=created, ticket=ticket, message=message
+    )
 
 
 async def _ticket_named_in(

@@ -72,14 +72,14 @@ async def create_ticket(
         priority=body.priority,
         locale=body.locale,
     )
-    result = await ingest(runtime.db, inbound, open_new=True)
-    async with runtime.db.transaction() as session:
-        from walletdesk.core.audit.service import record
-
-        if not result.duplicate:
-            await record(
-                session, actor, "ticket.created", "ticket", result.ticket_number, channel="api"
-            )
+    result = await ingest(runtime.db, inbound, open_new=True, submitted_by=actor)
+    if result.ticket is not None and result.message is not None:
+        # Answer from the rows just committed: a new ticket has no tags and one message.
+        return TicketDetail(
+            **TicketOut.model_validate(result.ticket).model_dump(),
+            messages=[MessageOut.model_validate(result.message)],
+        )
+    async with runtime.db.transaction() as session:  # a repeated Idempotency-Key
         return await _detail(session, actor, result.ticket_number)
 
 

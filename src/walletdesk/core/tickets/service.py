@@ -8,6 +8,7 @@ agents acting at once cannot interleave a status check with its update.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -15,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.core.actors import Actor
-from walletdesk.core.agents.models import Agent, Role
+from walletdesk.core.agents.models import Agent, Role, Team
 from walletdesk.core.agents.service import team_for_tier
 from walletdesk.core.audit.service import record
 from walletdesk.core.errors import InvalidInput, NotFound, PermissionDenied
@@ -68,7 +69,6 @@ async def open_ticket(
     """Insert a new L1 ticket; None if an open ticket already owns this channel thread."""
     category = category or Category.OTHER
     priority = priority or Priority.NORMAL
-    team = await team_for_tier(session, 1)
     now = utcnow()
     values = dict(
         number=await next_ticket_number(session),
@@ -77,7 +77,8 @@ async def open_ticket(
         priority=priority,
         category=category,
         tier=1,
-        team_id=team.id if team else None,
+        # The L1 queue, looked up inside the INSERT: one round trip fewer on the hot path.
+        team_id=select(Team.id).where(Team.tier == 1).order_by(Team.id).limit(1).scalar_subquery(),
         contact_id=contact_id,
         channel=channel,
         thread_key=thread_key,
@@ -87,16 +88,10 @@ async def open_ticket(
         created_at=now,
         updated_at=now,
     )
-    if thread_key is None:
-        ticket_id = await session.scalar(insert(Ticket).values(**values).returning(Ticket.id))
-    else:
-        ticket_id = await session.scalar(
-            insert_ignoring_conflicts(session, Ticket).values(**values).returning(Ticket.id)
-        )
-        if ticket_id is None:
-            return None
-    ticket = await session.get(Ticket, ticket_id)
-    assert ticket is not None
+    statement = insert(Ticket) if thread_key is None else insert_ignoring_conflicts(session, Ticket)
+    ticket: Ticket | None = await session.scalar(statement.values(**values).returning(Ticket))
+    if ticket is None:
+        return None
     emit(session, TICKETS_TOPIC, ticket_event("ticket.created", ticket, channel=channel))
     return ticket
 
@@ -112,11 +107,16 @@ async def add_customer_message(
     external_id: str | None = None,
     redactions: int = 0,
     insert_statement: Any = None,
-) -> int | None:
-    """Store a customer's message and wake the ticket up; None if `insert_statement` skipped it."""
+    fresh_ticket: bool = False,
+) -> Message | None:
+    """Store a customer's message and wake the ticket up; None if `insert_statement` skipped it.
+
+    `fresh_ticket`: the ticket was opened for this message a moment ago, so there is
+    nothing to wake up (and no UPDATE to send).
+    """
     now = utcnow()
     statement = insert_statement if insert_statement is not None else insert(Message)
-    message_id = await session.scalar(
+    message: Message | None = await session.scalar(
         statement.values(
             ticket_id=ticket.id,
             author_kind=AuthorKind.CUSTOMER,
@@ -129,10 +129,22 @@ async def add_customer_message(
             sender_mismatch=contact_id != ticket.contact_id,
             redactions=redactions,
             created_at=now,
-        ).returning(Message.id)
+        ).returning(Message)
     )
-    if message_id is None:
+    if message is None:
         return None
+    if not fresh_ticket:
+        await _wake_for_customer(session, ticket, now)
+    emit(
+        session,
+        TICKETS_TOPIC,
+        ticket_event("message.created", ticket, message_id=message.id, author="customer"),
+    )
+    return message
+
+
+async def _wake_for_customer(session: AsyncSession, ticket: Ticket, now: datetime) -> None:
+    """A customer wrote: a solved ticket reopens, a wait on them ends, the ticket moves up."""
     new_status = lifecycle.status_after_customer_message(ticket.status)
     if new_status != ticket.status:
         await record(
@@ -145,16 +157,11 @@ async def add_customer_message(
             new=new_status,
             reason="customer message",
         )
-    ticket.status = new_status
-    ticket.solved_at = None if new_status != Status.SOLVED else ticket.solved_at
+        if ticket.status == Status.SOLVED:
+            ticket.solved_at = None
+        ticket.status = new_status
     ticket.updated_at = now
     await session.flush()
-    emit(
-        session,
-        TICKETS_TOPIC,
-        ticket_event("message.created", ticket, message_id=message_id, author="customer"),
-    )
-    return int(message_id)
 
 
 def _customer_actor() -> Actor:
