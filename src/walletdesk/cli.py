@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Callable, Coroutine
 from functools import wraps
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -89,6 +90,10 @@ def _database_url(settings: Settings) -> str:
         raise fail(
             "WALLETDESK_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
         )
+    if parsed.drivername.startswith("sqlite") and parsed.database:
+        folder = Path(parsed.database).parent
+        if folder != settings.data_dir and not folder.is_dir():
+            raise fail(f"cannot reach the database: the folder {folder} does not exist")
     return url
 
 

@@ -35,10 +35,14 @@ def _run(connection: Connection) -> None:
 
 async def _run_async() -> None:
     engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
-    async with engine.connect() as connection:
-        await connection.run_sync(_run)
-        await connection.commit()
-    await engine.dispose()
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+            await connection.commit()
+    finally:
+        # Also after a failed connect: the SQLite driver's thread must stop before the loop
+        # closes, or it prints a traceback after our one-line error.
+        await engine.dispose()
 
 
 if context.is_offline_mode():
