@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from walletdesk.channels.webchat.router import router as webchat_router
 from walletdesk.core.attachments.routes import router as attachments_router
 from walletdesk.core.contacts.routes import router as contacts_router
 from walletdesk.core.outbox.worker import OutboxWorker
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(tickets_router)
     app.include_router(contacts_router)
     app.include_router(attachments_router)
+    app.include_router(webchat_router)
     _mount_console(app)
 
     @app.get("/healthz", tags=["health"])

@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 
+from walletdesk.channels.webchat.cli import webchat_app
 from walletdesk.core.errors import DomainError
 from walletdesk.settings import Settings, get_settings
 
@@ -26,6 +27,7 @@ agent_app = typer.Typer(help="Manage agents.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 app.add_typer(agent_app, name="agent")
 app.add_typer(token_app, name="token")
+app.add_typer(webchat_app, name="webchat")
 
 T = TypeVar("T")
 

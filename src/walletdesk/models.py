@@ -1,6 +1,7 @@
 """Imports every module's tables so that Alembic and tests see the whole schema."""
 
 from walletdesk.channels.email import models as _email_models  # noqa: F401
+from walletdesk.channels.webchat import models as _webchat_models  # noqa: F401
 from walletdesk.core.agents.models import Agent, ApiToken, Team
 from walletdesk.core.attachments.models import Attachment
 from walletdesk.core.audit.models import AuditEvent

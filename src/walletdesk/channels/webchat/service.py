@@ -1,0 +1,473 @@
+"""Changing conversations: open on the first message, accept, reply, transfer, end, rate, read.
+
+Functions take the caller's session and never commit. Those that change a conversation
+an agent works on lock its row first (then the ticket's, through get_ticket), always in
+that order, so two agents accepting or transferring at once cannot interleave. Live
+events go out after the commit (events.emit_chat).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from walletdesk.channels.webchat import events
+from walletdesk.channels.webchat.history import CHANNEL, message_frame
+from walletdesk.channels.webchat.models import (
+    AgentChatMessage,
+    Conversation,
+    ConversationStatus,
+    ConversationTicket,
+)
+from walletdesk.channels.webchat.views import chat_summaries
+from walletdesk.core.actors import Actor
+from walletdesk.core.agents.models import Agent
+from walletdesk.core.attachments.service import clean_filename, sniff_type, store_attachment
+from walletdesk.core.attachments.storage import AttachmentStore
+from walletdesk.core.channels import Attachment as InboundFile
+from walletdesk.core.contacts.service import SenderIdentity, add_identity
+from walletdesk.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from walletdesk.core.tickets import queries
+from walletdesk.core.tickets.models import Status, Ticket
+from walletdesk.core.tickets.service import (
+    TicketChanges,
+    assign_ticket,
+    escalate_ticket,
+    post_agent_message,
+    update_ticket,
+)
+from walletdesk.db import insert_ignoring_conflicts, utcnow
+
+
+async def find(
+    session: AsyncSession, public_id: str, *, for_update: bool = False
+) -> Conversation | None:
+    query = select(Conversation).where(Conversation.public_id == public_id)
+    if for_update:
+        query = query.with_for_update()
+    return await session.scalar(query)
+
+
+async def _require(session: AsyncSession, public_id: str) -> Conversation:
+    conversation = await find(session, public_id, for_update=True)
+    if conversation is None:
+        raise NotFound(f"no conversation {public_id}")
+    return conversation
+
+
+async def _locked_ticket(session: AsyncSession, actor: Actor, conversation: Conversation) -> Ticket:
+    """The conversation's ticket, locked, if the actor may see it (404/403 otherwise)."""
+    if conversation.ticket_id is None:
+        raise NotFound("this conversation has no ticket yet")
+    number = await session.scalar(select(Ticket.number).where(Ticket.id == conversation.ticket_id))
+    if number is None:
+        raise NotFound("the conversation's ticket no longer exists")
+    return await queries.get_ticket(session, actor, number, for_update=True)
+
+
+def _check_handler(actor: Actor, conversation: Conversation) -> None:
+    """Only the agent holding the chat speaks in it; supervisors and admins may step in."""
+    if conversation.agent_id != actor.agent_id and not actor.sees_all_queues:
+        if conversation.status == ConversationStatus.WAITING:
+            raise InvalidInput("conversation", "accept the chat first")
+        raise PermissionDenied("another agent holds this chat")
+
+
+# --- customer side --------------------------------------------------------------------------
+
+
+async def record_customer_ticket(
+    session: AsyncSession,
+    *,
+    public_id: str,
+    site_id: int,
+    visitor: str,
+    sender: SenderIdentity,
+    locale: str | None,
+    ticket_id: int,
+) -> Conversation:
+    """Make sure the conversation exists and knows the ticket its thread's message landed on.
+
+    Runs after ingest() stored a customer message. A new conversation joins its tier's
+    queue. A ticket that is not this thread's (the customer quoted another ticket number)
+    is not linked: its other messages are not this chat's to show.
+    """
+    conversation = await find(session, public_id, for_update=True)
+    if conversation is None:
+        now = utcnow()
+        await session.execute(
+            insert_ignoring_conflicts(session, Conversation).values(
+                public_id=public_id,
+                site_id=site_id,
+                visitor_id=visitor,
+                identity_kind=sender.kind,
+                identity_value=sender.value,
+                verified=sender.verified,
+                status=ConversationStatus.WAITING,
+                tier=1,
+                locale=locale,
+                created_at=now,
+                queued_at=now,
+                follow_up=False,
+                customer_read_id=0,
+                agent_read_id=0,
+            )
+        )
+        conversation = await find(session, public_id, for_update=True)
+        assert conversation is not None
+    if conversation.ticket_id == ticket_id:
+        return conversation
+    owner = (
+        await session.execute(
+            select(Ticket.channel, Ticket.thread_key, Ticket.tier, Ticket.number).where(
+                Ticket.id == ticket_id
+            )
+        )
+    ).first()
+    if owner is None or owner.channel != CHANNEL or owner.thread_key != public_id:
+        return conversation
+    await session.execute(
+        insert_ignoring_conflicts(session, ConversationTicket).values(
+            conversation_id=conversation.id, ticket_id=ticket_id
+        )
+    )
+    first = conversation.ticket_id is None
+    conversation.ticket_id = ticket_id
+    conversation.tier = owner.tier
+    await session.flush()
+    if first:
+        summary = (await chat_summaries(session, [conversation]))[0]
+        events.emit_chat(
+            session, events.to_tier(conversation.tier, {"type": "chat_waiting", "chat": summary})
+        )
+        events.emit_chat(session, events.queue_changed(conversation.tier))
+    events.emit_chat(
+        session,
+        events.to_conversation(public_id, {"type": "ticket", "number": owner.number}, to="all"),
+    )
+    return conversation
+
+
+async def end_by_customer(session: AsyncSession, public_id: str) -> Conversation:
+    conversation = await _require(session, public_id)
+    if conversation.status == ConversationStatus.ENDED:
+        return conversation
+    _end(conversation, by="customer", follow_up=False)
+    await session.flush()
+    events.emit_chat(session, events.to_conversation(public_id, _ended_frame(conversation)))
+    events.emit_chat(session, events.queue_changed(conversation.tier))
+    return conversation
+
+
+async def rate(session: AsyncSession, public_id: str, score: int, comment: str) -> Conversation:
+    if not 1 <= score <= 5:
+        raise InvalidInput("score", "rate from 1 to 5")
+    conversation = await _require(session, public_id)
+    if conversation.status != ConversationStatus.ENDED:
+        raise InvalidInput("conversation", "a chat is rated once it has ended")
+    if conversation.rating is not None:
+        raise Conflict("this chat has been rated already")
+    conversation.rating = score
+    conversation.rating_comment = comment.strip()[:2000] or None
+    conversation.rated_at = utcnow()
+    await session.flush()
+    events.emit_chat(
+        session,
+        events.to_conversation(
+            public_id,
+            {
+                "type": "rated",
+                "conversation": public_id,
+                "score": score,
+                "comment": conversation.rating_comment or "",
+            },
+        ),
+    )
+    return conversation
+
+
+async def add_contact_details(
+    session: AsyncSession, conversation: Conversation, *, email: str, phone: str
+) -> None:
+    """An anonymous visitor gave an email or phone (unverified) to be answered on later."""
+    if conversation.ticket_id is None:
+        raise InvalidInput("conversation", "send a message first")
+    contact_id = await session.scalar(
+        select(Ticket.contact_id).where(Ticket.id == conversation.ticket_id)
+    )
+    if contact_id is None:
+        raise NotFound("the conversation's ticket no longer exists")
+    if email.strip():
+        await add_identity(session, contact_id, "email", email)
+    if phone.strip():
+        await add_identity(session, contact_id, "phone", phone)
+
+
+# --- both sides ------------------------------------------------------------------------------
+
+
+async def mark_read(session: AsyncSession, public_id: str, *, by: str, up_to: int) -> bool:
+    """Move the side's read marker forward (never back); True if it moved."""
+    column = Conversation.customer_read_id if by == "customer" else Conversation.agent_read_id
+    result = await session.execute(
+        update(Conversation)
+        .where(Conversation.public_id == public_id, column < up_to)
+        .values({column: up_to})
+    )
+    moved = bool(result.rowcount)  # type: ignore[attr-defined]
+    if moved:
+        events.emit_chat(
+            session,
+            events.to_conversation(
+                public_id,
+                {"type": "read", "conversation": public_id, "by": by, "up_to": up_to},
+                to="agent" if by == "customer" else "customer",
+            ),
+        )
+    return moved
+
+
+# --- agent side ------------------------------------------------------------------------------
+
+
+async def accept(session: AsyncSession, actor: Actor, public_id: str) -> Conversation:
+    conversation = await _require(session, public_id)
+    ticket = await _locked_ticket(session, actor, conversation)
+    if conversation.status == ConversationStatus.ENDED:
+        raise InvalidInput("conversation", "this chat has ended")
+    if conversation.status == ConversationStatus.ACTIVE:
+        if conversation.agent_id == actor.agent_id:
+            return conversation
+        raise Conflict("another agent accepted this chat first")
+    if ticket.assignee_id != actor.agent_id:
+        await assign_ticket(session, actor, ticket, actor.agent_id)
+    conversation.status = ConversationStatus.ACTIVE
+    conversation.agent_id = actor.agent_id
+    conversation.accepted_at = utcnow()
+    await session.flush()
+    _announce_assignment(session, conversation, actor.name)
+    return conversation
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    message_id: int
+    duplicate: bool
+
+
+async def post_reply(
+    session: AsyncSession,
+    actor: Actor,
+    public_id: str,
+    *,
+    client_id: str,
+    text: str,
+    attachment: InboundFile | None = None,
+    files: AttachmentStore | None = None,
+) -> Reply:
+    """An agent's chat message: stored once per client id, delivered live and by the outbox.
+
+    An attachment must have passed uploads.checked_upload; it is stored strictly typed.
+    """
+    # The hot path of the agent side: one read for the chat, an earlier copy of this
+    # message and the ticket's number, then the ticket's row lock. The chat's own row is
+    # not locked: a reply changes the ticket, not the conversation.
+    row = (
+        await session.execute(
+            select(Conversation, Ticket.number, AgentChatMessage.message_id)
+            .outerjoin(Ticket, Ticket.id == Conversation.ticket_id)
+            .outerjoin(
+                AgentChatMessage,
+                and_(
+                    AgentChatMessage.conversation_id == Conversation.id,
+                    AgentChatMessage.client_id == client_id,
+                ),
+            )
+            .where(Conversation.public_id == public_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"no conversation {public_id}")
+    conversation, number, earlier = row
+    if earlier is not None:
+        return Reply(earlier, duplicate=True)
+    _check_handler(actor, conversation)
+    if conversation.status == ConversationStatus.ENDED:
+        raise InvalidInput("conversation", "this chat has ended; reply on the ticket instead")
+    if number is None:
+        raise NotFound("this conversation has no ticket yet")
+    ticket = await queries.get_ticket(session, actor, number, for_update=True)
+    body = text.strip() or (attachment.filename if attachment else "")
+    message = await post_agent_message(session, actor, ticket, body=body, internal=False)
+    session.add(
+        AgentChatMessage(
+            conversation_id=conversation.id, client_id=client_id, message_id=message.id
+        )
+    )
+    try:
+        await session.flush()
+    except IntegrityError:  # the same client id stored by a concurrent resend: let it retry
+        raise Conflict("this message is being stored by another request") from None
+    frame = message_frame(message, conversation=public_id, agent_name=actor.name)
+    frame["client_id"] = client_id
+    if attachment is not None:
+        assert files is not None
+        attachment_id = await store_attachment(
+            session,
+            files,
+            message_id=message.id,
+            filename=attachment.filename,
+            declared_type=attachment.content_type,
+            data=attachment.data,
+            strict_type=True,
+        )
+        frame["attachments"] = [
+            {
+                "id": attachment_id,
+                "name": clean_filename(attachment.filename),
+                "type": sniff_type(attachment.data),
+                "size": len(attachment.data),
+            }
+        ]
+    events.emit_chat(
+        session, events.to_conversation(public_id, {"type": "message", "message": frame})
+    )
+    return Reply(message.id, duplicate=False)
+
+
+async def transfer_to_agent(
+    session: AsyncSession, actor: Actor, public_id: str, agent_id: int
+) -> Conversation:
+    conversation = await _require(session, public_id)
+    _check_handler(actor, conversation)
+    if conversation.status == ConversationStatus.ENDED:
+        raise InvalidInput("conversation", "this chat has ended")
+    ticket = await _locked_ticket(session, actor, conversation)
+    await assign_ticket(session, actor, ticket, agent_id)  # checks the agent works the tier
+    name = await session.scalar(select(Agent.name).where(Agent.id == agent_id)) or ""
+    if conversation.status == ConversationStatus.WAITING:
+        conversation.accepted_at = utcnow()
+    conversation.status = ConversationStatus.ACTIVE
+    conversation.agent_id = agent_id
+    await session.flush()
+    _announce_assignment(session, conversation, name)
+    summary = (await chat_summaries(session, [conversation]))[0]
+    events.emit_chat(
+        session,
+        events.to_agent(agent_id, {"type": "assigned", "chat": summary}, watch=public_id),
+    )
+    return conversation
+
+
+async def escalate(
+    session: AsyncSession, actor: Actor, public_id: str, reason: str
+) -> Conversation:
+    """Up one tier: the chat waits in that tier's queue, with the reason on the ticket."""
+    conversation = await _require(session, public_id)
+    _check_handler(actor, conversation)
+    if conversation.status == ConversationStatus.ENDED:
+        raise InvalidInput("conversation", "this chat has ended")
+    ticket = await _locked_ticket(session, actor, conversation)
+    old_tier = conversation.tier
+    await escalate_ticket(session, actor, ticket, reason)
+    conversation.tier = ticket.tier
+    conversation.status = ConversationStatus.WAITING
+    conversation.agent_id = None
+    conversation.accepted_at = None
+    conversation.queued_at = utcnow()
+    await session.flush()
+    summary = (await chat_summaries(session, [conversation]))[0]
+    events.emit_chat(
+        session,
+        events.to_conversation(
+            public_id,
+            {
+                "type": "status",
+                "conversation": public_id,
+                "status": "waiting",
+                "agent": None,
+                "tier": conversation.tier,
+                "agent_id": None,
+            },
+        ),
+    )
+    events.emit_chat(
+        session, events.to_tier(conversation.tier, {"type": "chat_waiting", "chat": summary})
+    )
+    events.emit_chat(session, events.queue_changed(old_tier))
+    events.emit_chat(session, events.queue_changed(conversation.tier))
+    return conversation
+
+
+async def end_by_agent(
+    session: AsyncSession, actor: Actor, public_id: str, *, follow_up: bool
+) -> Conversation:
+    """End the chat: the ticket is solved, or stays open for a follow-up (by email)."""
+    conversation = await _require(session, public_id)
+    _check_handler(actor, conversation)
+    if conversation.status == ConversationStatus.ENDED:
+        return conversation
+    ticket = await _locked_ticket(session, actor, conversation)
+    if not follow_up and ticket.status not in (Status.SOLVED, Status.CLOSED):
+        await update_ticket(session, actor, ticket, TicketChanges(status=Status.SOLVED))
+    _end(conversation, by="agent", follow_up=follow_up)
+    await session.flush()
+    frame = _ended_frame(conversation)
+    frame["ticket"] = ticket.number
+    events.emit_chat(session, events.to_conversation(public_id, frame))
+    events.emit_chat(session, events.queue_changed(conversation.tier))
+    return conversation
+
+
+def _end(conversation: Conversation, *, by: str, follow_up: bool) -> None:
+    was_waiting = conversation.status == ConversationStatus.WAITING
+    conversation.status = ConversationStatus.ENDED
+    conversation.ended_at = utcnow()
+    conversation.ended_by = by
+    conversation.follow_up = follow_up
+    if was_waiting:  # never handled: must not count towards handling times
+        conversation.accepted_at = None
+
+
+def _ended_frame(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "type": "ended",
+        "conversation": conversation.public_id,
+        "by": conversation.ended_by,
+        "follow_up": conversation.follow_up,
+    }
+
+
+def _announce_assignment(session: AsyncSession, conversation: Conversation, name: str) -> None:
+    pid = conversation.public_id
+    events.emit_chat(
+        session,
+        events.to_conversation(
+            pid,
+            {
+                "type": "status",
+                "conversation": pid,
+                "status": "active",
+                "agent": name,
+                "agent_id": conversation.agent_id,
+                "tier": conversation.tier,
+            },
+        ),
+    )
+    events.emit_chat(
+        session,
+        events.to_tier(
+            conversation.tier,
+            {
+                "type": "chat_taken",
+                "conversation": pid,
+                "agent_id": conversation.agent_id,
+                "agent": name,
+            },
+        ),
+    )
+    events.emit_chat(session, events.queue_changed(conversation.tier))
