@@ -132,6 +132,10 @@ def serve(
 
     settings = load_settings()
     _database_url(settings)
+    if workers > 1 and not settings.redis_url:
+        # Each process would have its own in-process event bus: a customer's chat on one
+        # and the agent on another would never hear each other.
+        raise fail("several --workers share live events through Redis: set WALLETDESK_REDIS_URL")
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
