@@ -61,6 +61,7 @@ async def test_sign_in_open_a_ticket_and_reply(
     await page.click("button[type=submit]")
     await expect(page.locator("h1")).to_have_text("收件箱")
     # A new ticket appears by itself while the agent has not touched the filters.
+    await expect(page.locator("body[data-live=on]")).to_have_count(1)
     await open_ticket(db, subject="实时出现的新工单")
     await expect(page.locator("#ticket-list")).to_contain_text("实时出现的新工单", timeout=10_000)
     await page.screenshot(path=str(test_output_dir / "console-inbox.png"))

@@ -17,7 +17,8 @@ from walletdesk.runtime import Runtime
 _bearer = HTTPBearer(auto_error=False, description="An API token from `walletdesk token create`")
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async on purpose: FastAPI runs a plain `def` dependency in a thread, on every request.
     runtime: Runtime = request.app.state.runtime
     return runtime
 

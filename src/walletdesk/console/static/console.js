@@ -60,6 +60,9 @@
   }
 
   var source = new EventSource(eventsUrl);
+  // The server subscribes before it answers: from "open" on, no change is missed.
+  source.addEventListener("open", function () { body.dataset.live = "on"; });
+  source.addEventListener("error", function () { delete body.dataset.live; });
   source.addEventListener("ticket", function (message) {
     var event;
     try { event = JSON.parse(message.data); } catch (e) { return; }

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, bindparam, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.core.actors import Actor
@@ -18,6 +18,12 @@ from walletdesk.core.tickets.models import ACTIVE_STATUSES, Message, Tag, Ticket
 from walletdesk.db import MAX_BIGINT_ID
 
 PAGE_SIZE = 50
+
+# Rendered as literals, not bound parameters, so that the planner (and PostgreSQL's cached
+# generic plan) can match the partial indexes on active tickets.
+ACTIVE = Ticket.status.in_(
+    bindparam("active_statuses", [str(s) for s in ACTIVE_STATUSES], literal_execute=True)
+)
 
 
 def visible_tickets(actor: Actor) -> Select[Ticket]:
@@ -124,7 +130,7 @@ async def list_tickets(
         raise PermissionDenied(f"you work the L{actor.tier} queues, not L{filters.tier}")
     query = visible_tickets(actor)
     if filters.status == "active":
-        query = query.where(Ticket.status.in_(ACTIVE_STATUSES))
+        query = query.where(ACTIVE)
     elif filters.status:
         query = query.where(Ticket.status == filters.status)
     if filters.tier is not None:
@@ -144,11 +150,15 @@ async def list_tickets(
             # Anything else searches subjects as typed: "2024-01" or "500元", not "202401".
             escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             query = query.where(Ticket.subject.ilike(f"%{escaped}%", escape="\\"))
+            if session.get_bind().dialect.name == "postgresql":
+                # asyncpg prepares statements, and after five runs PostgreSQL may keep a
+                # generic plan that guesses how common "a word" is; a subject search must be
+                # planned for its actual word to use the trigram index well.
+                await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     if cursor:
         stamp, ticket_id = decode_cursor(cursor)
-        query = query.where(
-            or_(Ticket.updated_at < stamp, and_(Ticket.updated_at == stamp, Ticket.id < ticket_id))
-        )
+        # One row-value comparison, which both databases seek in the (updated_at, id) index.
+        query = query.where(tuple_(Ticket.updated_at, Ticket.id) < tuple_(stamp, ticket_id))
     query = query.order_by(Ticket.updated_at.desc(), Ticket.id.desc()).limit(limit + 1)
     rows = (await session.scalars(query)).all()
     has_more = len(rows) > limit
