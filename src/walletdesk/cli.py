@@ -186,13 +186,16 @@ def demo(
     seed_only: Annotated[bool, typer.Option(help="Seed the demo data and exit")] = False,
 ) -> None:
     """Create the database, seed demo agents and tickets, and start the server."""
-    from walletdesk.demo import DEMO_PASSWORD, seed_demo
+    from walletdesk.demo import DEMO_PASSWORD, ensure_demo_chat_site, seed_demo
 
     settings = load_settings()
     do_migrate(settings)
     agents = run_async(seed_demo)(settings)
+    here = f"http://{host}:{port}"
+    site_key = run_async(ensure_demo_chat_site)(settings, here)
     typer.echo("")
-    typer.echo(f"WalletDesk demo console: {settings.base_url.rstrip('/')}/console/")
+    typer.echo(f"WalletDesk demo console: {here}/console/")
+    typer.echo(f"Chat widget on a demo web page: {here}/webchat/demo?site={site_key}")
     typer.echo(f"Demo logins (password {DEMO_PASSWORD}):")
     for email, role, tier in agents:
         typer.echo(f"  {email:32} {role:11} L{tier}")

@@ -24,7 +24,7 @@ class Settings(BaseSettings):
         default="", description="Signs sessions; generated on first run if empty"
     )
     base_url: str = "http://127.0.0.1:8000"
-    default_locale: str = "zh-CN"
+    default_locale: str = Field(default="zh-CN", pattern=r"^(zh-CN|en)$")
     # Replies on tickets that an integration opened through the API are posted back to it here.
     integration_webhook_url: str = ""
     integration_webhook_secret: str = ""

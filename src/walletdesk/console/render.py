@@ -45,8 +45,10 @@ def request_lang(request: Request) -> Lang:
     agent = getattr(request.state, "console_agent", None)
     if isinstance(agent, ConsoleAgent):
         return lang_for(agent.locale)
-    chosen = normalise(request.query_params.get("lang")) or from_accept_language(
-        request.headers.get("accept-language")
+    chosen = (
+        normalise(request.query_params.get("lang"))
+        or from_accept_language(request.headers.get("accept-language"))
+        or normalise(request.app.state.runtime.settings.default_locale)
     )
     return lang_for(chosen)
 

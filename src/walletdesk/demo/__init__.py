@@ -316,3 +316,22 @@ async def _backdate_history(db: Database, played: list[_Played]) -> None:
         ]
         if job_rows:
             await session.execute(update(OutboxJob), job_rows)
+
+
+DEMO_SITE_NAME = "WalletDesk demo page"
+
+
+async def ensure_demo_chat_site(settings: Settings, origin: str) -> str:
+    """The chat site behind /webchat/demo on this server's own origin; returns its key."""
+    from walletdesk.channels.webchat.sites import create_site, list_sites
+
+    db = Database(settings.resolved_database_url)
+    try:
+        async with db.transaction() as session:
+            for site in await list_sites(session):
+                if site.name == DEMO_SITE_NAME and origin in site.allowed_origins:
+                    return site.key
+            created = await create_site(session, SYSTEM, name=DEMO_SITE_NAME, origins=[origin])
+            return created.key
+    finally:
+        await db.dispose()
