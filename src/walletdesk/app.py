@@ -17,6 +17,7 @@ from walletdesk.core.attachments.routes import router as attachments_router
 from walletdesk.core.contacts.routes import router as contacts_router
 from walletdesk.core.outbox.worker import OutboxWorker
 from walletdesk.core.tickets.routes import router as tickets_router
+from walletdesk.helpcenter.routes import router as helpcenter_router
 from walletdesk.http.errors import install_error_handlers
 from walletdesk.runtime import Runtime, build_runtime, outbox_handlers
 from walletdesk.settings import Settings, get_settings
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(contacts_router)
     app.include_router(attachments_router)
     app.include_router(webchat_router)
+    app.include_router(helpcenter_router)
     _mount_console(app)
 
     @app.get("/healthz", tags=["health"])

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from walletdesk.channels.webchat.cli import webchat_app
 from walletdesk.core.errors import DomainError
+from walletdesk.helpcenter.cli import kb_app
 from walletdesk.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 app.add_typer(agent_app, name="agent")
 app.add_typer(token_app, name="token")
 app.add_typer(webchat_app, name="webchat")
+app.add_typer(kb_app, name="kb")
 
 T = TypeVar("T")
 

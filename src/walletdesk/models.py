@@ -9,6 +9,7 @@ from walletdesk.core.contacts.models import Contact, ContactIdentity
 from walletdesk.core.outbox.models import OutboxJob
 from walletdesk.core.tickets.models import Message, Tag, Ticket, TicketNumberBlock
 from walletdesk.db import Base
+from walletdesk.helpcenter import models as _helpcenter_models  # noqa: F401
 
 metadata = Base.metadata
 

@@ -41,6 +41,7 @@ from walletdesk.demo.stories import (
     Story,
     Turn,
 )
+from walletdesk.helpcenter.transfer import seed_default_articles
 from walletdesk.settings import Settings
 
 __all__ = ["DEMO_PASSWORD", "seed_demo"]
@@ -80,6 +81,9 @@ async def seed_demo(settings: Settings) -> list[tuple[str, str, int]]:
                 if (done := await _play(db, story, actors, numbers, now)) is not None
             ]
             await _backdate_history(db, played)
+            async with db.transaction() as session:
+                # The help center's shipped articles (re-importing updates them in place).
+                await seed_default_articles(session)
             await _ensure_agents(db, [ADMIN])
         return await _logins(db)
     finally:

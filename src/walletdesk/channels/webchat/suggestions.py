@@ -1,18 +1,15 @@
-"""Help-center suggestions while the customer types: the extension point the help center fills.
+"""Help-center suggestions while the customer types.
 
 The widget asks GET /webchat/api/suggestions?site=…&q=…&locale=… as the customer types
-(debounced) and shows what comes back above the message box. Until a provider is set,
-the answer is an empty list. The help-center module registers one at start-up:
-
-    from walletdesk.channels.webchat.suggestions import Suggestion, set_provider
-
-    async def articles(runtime, site_key, query, locale) -> list[Suggestion]: ...
-    set_provider(articles)
+(debounced) and shows what comes back above the message box. The provider is the help
+center's suggestion function, the one every channel uses; `set_provider` swaps it (tests).
 """
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -34,7 +31,27 @@ class Suggestion:
 
 Provider = Callable[["Runtime", str, str, str], Awaitable[list[Suggestion]]]
 
-_provider: Provider | None = None
+
+async def help_center_articles(
+    runtime: Runtime, site_key: str, query: str, locale: str
+) -> list[Suggestion]:
+    from walletdesk.helpcenter.suggest import article_path, suggest_articles
+
+    found = await suggest_articles(runtime.db, query, locale or None, limit=MAX_SUGGESTIONS)
+    # The widget runs on the wallet's own site: links must name this desk's address.
+    base = runtime.settings.base_url.rstrip("/")
+    return [
+        Suggestion(hit.title, base + article_path(found.locale, hit.slug), _plain(hit.snippet))
+        for hit in found.hits
+    ]
+
+
+def _plain(snippet_html: str) -> str:
+    """The search snippet without its <mark> highlighting, as text."""
+    return html.unescape(re.sub(r"</?mark>", "", snippet_html))
+
+
+_provider: Provider | None = help_center_articles
 
 
 def set_provider(provider: Provider | None) -> None:

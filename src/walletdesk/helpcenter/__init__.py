@@ -1,0 +1,1 @@
+"""The help center: bilingual articles, Chinese-aware search, public pages and deflection."""

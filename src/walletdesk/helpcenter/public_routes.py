@@ -1,0 +1,258 @@
+"""The public help center: server-rendered pages under /help/, in zh-CN and en.
+
+Every page is plain HTML that works without JavaScript, escapes all text (Jinja autoescape),
+and shows article bodies only as the sanitised HTML stored when they were saved.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+from starlette.exceptions import HTTPException
+
+from walletdesk.core.errors import DomainError, NotFound
+from walletdesk.helpcenter import queries, service
+from walletdesk.helpcenter.api_routes import client_limiter
+from walletdesk.helpcenter.i18n import LANGUAGE_NAMES, STRINGS, preferred_locale
+from walletdesk.helpcenter.models import LOCALES
+from walletdesk.helpcenter.official_channels import load_official_channels
+from walletdesk.helpcenter.schemas import FeedbackIn
+from walletdesk.helpcenter.search.engine import MAX_QUERY_CHARS
+from walletdesk.helpcenter.search.holder import search_service
+from walletdesk.http.deps import RuntimeDep
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(
+    env=Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
+)
+router = APIRouter(prefix="/help", include_in_schema=False)
+
+CSRF_COOKIE = "hc_csrf"
+STATIC = {
+    "help.css": "text/css; charset=utf-8",
+}
+_static_cache: dict[str, bytes] = {}
+
+
+def _other(locale: str) -> str:
+    return next(loc for loc in LOCALES if loc != locale)
+
+
+def _page(
+    request: Request,
+    template: str,
+    locale: str,
+    *,
+    status_code: int = 200,
+    switch_to: str | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    other = _other(locale)
+    token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    response: HTMLResponse = templates.TemplateResponse(
+        request,
+        template,
+        {
+            "locale": locale,
+            "t": STRINGS[locale],
+            "other_locale": other,
+            "other_language": LANGUAGE_NAMES[other],
+            "switch_url": switch_to or f"/help/{other}/",
+            "csrf_token": token,
+            **context,
+        },
+        status_code=status_code,
+    )
+    if request.cookies.get(CSRF_COOKIE) != token:
+        response.set_cookie(
+            CSRF_COOKIE,
+            token,
+            httponly=True,
+            samesite="lax",
+            path="/help/",
+            secure=request.url.scheme == "https",
+        )
+    return response
+
+
+def _not_found(request: Request, locale: str) -> HTMLResponse:
+    return _page(request, "helpcenter/not_found.html", locale, status_code=404)
+
+
+def _wrong_locale(request: Request, locale: str) -> HTMLResponse | None:
+    """The not-found page (in the nearest language) for a locale we do not publish in."""
+    if locale in LOCALES:
+        return None
+    return _not_found(request, "en" if locale.lower().startswith("en") else "zh-CN")
+
+
+@router.get("", response_class=RedirectResponse)
+@router.get("/", response_class=RedirectResponse)
+async def help_root(request: Request) -> RedirectResponse:
+    locale = preferred_locale(request.headers.get("accept-language", ""))
+    return RedirectResponse(f"/help/{locale}/", status_code=307)
+
+
+@router.get("/static/{name}")
+async def static(name: str) -> Response:
+    if name not in STATIC:
+        raise HTTPException(404, "no such file")
+    if name not in _static_cache:
+        _static_cache[name] = (HERE / "static" / name).read_bytes()
+    return Response(
+        _static_cache[name],
+        media_type=STATIC[name],
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+@router.get("/{locale}/", response_class=HTMLResponse)
+async def home(request: Request, locale: str, runtime: RuntimeDep) -> HTMLResponse:
+    if wrong := _wrong_locale(request, locale):
+        return wrong
+    async with runtime.db.transaction() as session:
+        categories = await queries.categories(session, locale)
+        popular = await queries.popular_articles(session, locale)
+    return _page(request, "helpcenter/home.html", locale, categories=categories, popular=popular)
+
+
+@router.get("/{locale}/categories/{slug}", response_class=HTMLResponse)
+async def category(request: Request, locale: str, slug: str, runtime: RuntimeDep) -> HTMLResponse:
+    if wrong := _wrong_locale(request, locale):
+        return wrong
+    async with runtime.db.transaction() as session:
+        try:
+            found = await queries.get_category(session, locale, slug)
+        except NotFound:
+            return _not_found(request, locale)
+        articles = await queries.list_articles(
+            session, locale=locale, status="published", category_id=found.id
+        )
+    return _page(
+        request,
+        "helpcenter/category.html",
+        locale,
+        category=found,
+        articles=[a for a, _ in articles],
+    )
+
+
+@router.get("/{locale}/articles/{slug}", response_class=HTMLResponse)
+async def article(request: Request, locale: str, slug: str, runtime: RuntimeDep) -> HTMLResponse:
+    if wrong := _wrong_locale(request, locale):
+        return wrong
+    async with runtime.db.transaction() as session:
+        try:
+            found, found_category = await queries.get_article(session, locale, slug)
+        except NotFound:
+            return _not_found(request, locale)
+        versions = await queries.translations(session, found)
+        related = await queries.list_articles(
+            session, locale=locale, status="published", category_id=found.category_id, limit=8
+        )
+    other = _other(locale)
+    switch = f"/help/{other}/articles/{versions[other]}" if other in versions else None
+    return _page(
+        request,
+        "helpcenter/article.html",
+        locale,
+        switch_to=switch,
+        article=found,
+        category=found_category,
+        related=[a for a, _ in related if a.id != found.id][:6],
+        feedback=request.query_params.get("feedback"),
+    )
+
+
+@router.post("/{locale}/articles/{slug}/feedback", response_model=None)
+async def article_feedback(
+    request: Request,
+    locale: str,
+    slug: str,
+    runtime: RuntimeDep,
+    helpful: Annotated[str, Form(max_length=3)],
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+    comment: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    if wrong := _wrong_locale(request, locale):
+        return wrong
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not cookie or not hmac.compare_digest(cookie, csrf_token):
+        return _page(
+            request, "helpcenter/message.html", locale, status_code=403,
+            message=STRINGS[locale]["csrf_failed"],
+        )  # fmt: skip
+    limiter = client_limiter(request)
+    if limiter and limiter.retry_after(request.client.host if request.client else "unknown"):
+        return _page(
+            request, "helpcenter/message.html", locale, status_code=429,
+            message=STRINGS[locale]["rate_limited"],
+        )  # fmt: skip
+    data = FeedbackIn(slug=slug, locale=locale, helpful=helpful == "yes", comment=comment)
+    try:
+        async with runtime.db.transaction() as session:
+            await service.record_feedback(session, data)
+    except DomainError:
+        return _not_found(request, locale)
+    return RedirectResponse(
+        f"/help/{locale}/articles/{slug}?feedback=thanks#feedback", status_code=303
+    )
+
+
+@router.get("/{locale}/search", response_class=HTMLResponse)
+async def search_page(
+    request: Request, locale: str, runtime: RuntimeDep, q: str = ""
+) -> HTMLResponse:
+    if wrong := _wrong_locale(request, locale):
+        return wrong
+    strings = STRINGS[locale]
+    message, hits, status_code = "", [], 200
+    limiter = client_limiter(request)
+    if not q.strip():
+        message = strings["query_empty"]
+    elif len(q) > MAX_QUERY_CHARS:
+        message, status_code = strings["query_too_long"].format(limit=MAX_QUERY_CHARS), 422
+    elif limiter and limiter.retry_after(request.client.host if request.client else "unknown"):
+        message, status_code = strings["rate_limited"], 429
+    else:
+        hits = await search_service(runtime.db).search(q, locale, 20)
+        if not hits:
+            message = strings["no_results"]
+    return _page(
+        request,
+        "helpcenter/search.html",
+        locale,
+        status_code=status_code,
+        switch_to=f"/help/{_other(locale)}/search?q={quote(q[:MAX_QUERY_CHARS])}",
+        query=q[:MAX_QUERY_CHARS],
+        hits=hits,
+        message=message,
+    )
+
+
+@router.get("/{locale}/contact", response_class=HTMLResponse)
+async def contact(request: Request, locale: str) -> HTMLResponse:
+    if wrong := _wrong_locale(request, locale):
+        return wrong
+    channels = load_official_channels()
+    groups = [
+        (kind, channels.of_kind(kind))
+        for kind in ("chat", "phone", "email", "social", "web")
+        if channels.of_kind(kind)
+    ]
+    return _page(
+        request,
+        "helpcenter/contact.html",
+        locale,
+        switch_to=f"/help/{_other(locale)}/contact",
+        brand=channels.brand.get(locale, ""),
+        groups=groups,
+    )

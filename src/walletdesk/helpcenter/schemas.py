@@ -1,0 +1,188 @@
+"""Help-center data in and out: the JSONL article format, API bodies and responses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from walletdesk.helpcenter.models import LOCALES, ArticleStatus, DeflectionOutcome
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+Channel = Literal["web", "webchat", "email", "phone", "social", "api"]
+
+
+def check_locale(value: str) -> str:
+    if value not in LOCALES:
+        raise ValueError(f"unknown locale {value!r}; use one of {', '.join(LOCALES)}")
+    return value
+
+
+class ArticleFields(BaseModel):
+    """What an editor writes; the same keys as one line of a `kb import` file."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str = Field(min_length=1, max_length=300)
+    body: str = Field(min_length=1, max_length=100_000)
+    category: str = Field(min_length=1, max_length=120)
+    keywords: list[str] = Field(default_factory=list, max_length=50)
+    questions: list[str] = Field(default_factory=list, max_length=300)
+    status: ArticleStatus = ArticleStatus.PUBLISHED
+    translation_group: str | None = Field(default=None, max_length=120, pattern=SLUG_PATTERN)
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords(cls, value: list[str]) -> list[str]:
+        cleaned = [k.strip() for k in value if k.strip()]
+        if any(len(k) > 60 for k in cleaned):
+            raise ValueError("each keyword must be at most 60 characters")
+        return list(dict.fromkeys(cleaned))
+
+    @field_validator("questions")
+    @classmethod
+    def _questions(cls, value: list[str]) -> list[str]:
+        cleaned = [" ".join(q.split()) for q in value if q.strip()]
+        if any(len(q) > 500 for q in cleaned):
+            raise ValueError("each question must be at most 500 characters")
+        return list(dict.fromkeys(cleaned))
+
+
+class ArticleIn(ArticleFields):
+    slug: str = Field(min_length=1, max_length=120, pattern=SLUG_PATTERN)
+    locale: str
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        return check_locale(value)
+
+
+class ArticleOut(BaseModel):
+    id: int
+    slug: str
+    locale: str
+    translation_group: str
+    title: str
+    body: str
+    body_html: str
+    category: str
+    keywords: list[str]
+    questions: list[str]
+    status: str
+    revision: int
+    helpful_count: int
+    unhelpful_count: int
+    updated_at: datetime
+    published_at: datetime | None
+
+
+class ArticleSummary(BaseModel):
+    id: int
+    slug: str
+    locale: str
+    title: str
+    category: str
+    status: str
+    revision: int
+    updated_at: datetime
+
+
+class RevisionOut(BaseModel):
+    revision: int
+    editor: str
+    created_at: datetime
+    title: str
+    body: str
+    category: str
+    keywords: list[str]
+    questions: list[str]
+    status: str
+
+
+class QuestionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    text: str = Field(min_length=1, max_length=500)
+    ticket_number: str | None = Field(default=None, max_length=40)
+
+
+class PreviewIn(BaseModel):
+    body: str = Field(max_length=100_000)
+
+
+class PreviewOut(BaseModel):
+    html: str
+
+
+class SearchResult(BaseModel):
+    slug: str
+    title: str
+    locale: str
+    score: float
+    snippet: str = Field(description="HTML: the text is escaped; matches are wrapped in <mark>")
+    url: str
+
+
+class SearchOut(BaseModel):
+    query: str
+    locale: str
+    results: list[SearchResult]
+
+
+class SuggestOut(BaseModel):
+    suggestion_id: str = Field(description="Send it back with /deflections to report the outcome")
+    locale: str
+    results: list[SearchResult]
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    slug: str = Field(min_length=1, max_length=120)
+    locale: str
+    helpful: bool
+    comment: str = Field(default="", max_length=1000)
+    source: Channel = "web"
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        return check_locale(value)
+
+
+class DeflectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    suggestion_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    outcome: DeflectionOutcome
+    channel: Channel
+    locale: str
+    slug: str | None = Field(default=None, max_length=120)
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        return check_locale(value)
+
+
+class ChannelDeflection(BaseModel):
+    channel: str
+    suggested: int
+    resolved: int
+    rate: float
+
+
+class DeflectionReport(BaseModel):
+    since: datetime
+    channels: list[ChannelDeflection]
+    suggested: int
+    resolved: int
+    rate: float
+
+
+class IndexStatus(BaseModel):
+    version: int
+    articles: dict[str, int]
+    semantic: Literal["off", "building", "ready"]

@@ -1,0 +1,340 @@
+"""Changing help-center content. The only writer; the boundary owns the transaction.
+
+Every change to what search sees bumps the index version in the same transaction, so every
+node rebuilds its in-memory index from the committed state (see search/holder.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pypinyin import lazy_pinyin
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from walletdesk.core.actors import Actor
+from walletdesk.core.audit.service import record
+from walletdesk.core.errors import InvalidInput, NotFound, PermissionDenied
+from walletdesk.db import after_commit, utcnow
+from walletdesk.helpcenter.models import (
+    Article,
+    ArticleFeedback,
+    ArticleRevision,
+    ArticleStatus,
+    Category,
+    DeflectionEvent,
+    IndexVersion,
+    SimilarQuestion,
+)
+from walletdesk.helpcenter.queries import get_article
+from walletdesk.helpcenter.rendering import render_markdown
+from walletdesk.helpcenter.schemas import ArticleIn, DeflectionIn, FeedbackIn
+from walletdesk.helpcenter.search.holder import mark_changed
+from walletdesk.security.shield import shield_text
+
+TICKET_SOURCE = "ticket"
+
+
+def check_can_edit(actor: Actor) -> None:
+    """Articles are written by supervisors and admins (and the system, for imports)."""
+    if not actor.sees_all_queues:
+        raise PermissionDenied("only supervisors and admins may edit help-center articles")
+
+
+async def bump_index_version(session: AsyncSession) -> None:
+    await session.execute(
+        update(IndexVersion).where(IndexVersion.id == 1).values(version=IndexVersion.version + 1)
+    )
+
+    async def notify() -> None:
+        mark_changed()
+
+    after_commit(session, notify)
+
+
+def category_slug(name: str) -> str:
+    """An ASCII slug for a category name: its words, or the pinyin of a Chinese name."""
+    words = re.findall(r"[a-z0-9]+", " ".join(lazy_pinyin(name)).lower())
+    return "-".join(words)[:100] or "category"
+
+
+async def _category(session: AsyncSession, locale: str, name: str) -> tuple[Category, bool]:
+    found = await session.scalar(
+        select(Category).where(Category.locale == locale, Category.name == name)
+    )
+    if found is not None:
+        return found, False
+    base = slug = category_slug(name)
+    taken = set(
+        await session.scalars(
+            select(Category.slug).where(Category.locale == locale, Category.slug.like(f"{base}%"))
+        )
+    )
+    suffix = 2
+    while slug in taken:
+        slug, suffix = f"{base}-{suffix}", suffix + 1
+    position = await session.scalar(
+        select(func.coalesce(func.max(Category.position), 0)).where(Category.locale == locale)
+    )
+    category = Category(locale=locale, slug=slug, name=name, position=int(position or 0) + 1)
+    session.add(category)
+    await session.flush()
+    return category, True
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    article: Article
+    outcome: str  # "created", "updated" or "unchanged"
+    category_created: bool
+
+
+def _snapshot(data: ArticleIn, questions: list[str], group: str) -> dict[str, Any]:
+    return {
+        "title": data.title,
+        "body": data.body,
+        "category": data.category,
+        "keywords": list(data.keywords),
+        "questions": questions,
+        "status": str(data.status),
+        "translation_group": group,
+    }
+
+
+async def save_article(
+    session: AsyncSession,
+    actor: Actor,
+    data: ArticleIn,
+    *,
+    position: int | None = None,
+    source: str = "editor",
+) -> Saved:
+    """Create the article (locale, slug) or update it; each real change is a new revision.
+
+    Similar questions are replaced by `data.questions`, except those agents added from
+    tickets, which an import or an edit that does not mention them keeps.
+    """
+    check_can_edit(actor)
+    category, category_created = await _category(session, data.locale, data.category)
+    article = await session.scalar(
+        select(Article)
+        .where(Article.locale == data.locale, Article.slug == data.slug)
+        .with_for_update()
+    )
+    kept: list[str] = []
+    old_questions: list[str] = []
+    if article is not None:
+        rows = await session.execute(
+            select(SimilarQuestion.text, SimilarQuestion.source)
+            .where(SimilarQuestion.article_id == article.id)
+            .order_by(SimilarQuestion.id)
+        )
+        for text, question_source in rows:
+            old_questions.append(text)
+            if question_source == TICKET_SOURCE and text not in data.questions:
+                kept.append(text)
+    questions = list(data.questions) + kept
+    group = data.translation_group or (article.translation_group if article else data.slug)
+    snapshot = _snapshot(data, questions, group)
+    now = utcnow()
+    if article is None:
+        article = Article(
+            slug=data.slug,
+            locale=data.locale,
+            translation_group=group,
+            revision=1,
+            position=position or 0,
+            created_at=now,
+            helpful_count=0,
+            unhelpful_count=0,
+        )
+        outcome = "created"
+    else:
+        current = {
+            "title": article.title,
+            "body": article.body_md,
+            "category": (await session.get(Category, article.category_id) or category).name,
+            "keywords": list(article.keywords),
+            "questions": old_questions,
+            "status": article.status,
+            "translation_group": article.translation_group,
+        }
+        # Question order is only the order they were added in; it is not an edit.
+        same_questions = sorted(old_questions) == sorted(questions)
+        if same_questions and {**current, "questions": questions} == snapshot:
+            if position is not None:
+                article.position = position  # display order only: not a revision
+            return Saved(article, "unchanged", category_created)
+        article.revision += 1
+        outcome = "updated"
+    article.title = data.title
+    article.body_md = data.body
+    article.body_html = render_markdown(data.body)
+    article.category_id = category.id
+    article.keywords = list(data.keywords)
+    article.translation_group = group
+    if position is not None:
+        article.position = position
+    if data.status == ArticleStatus.PUBLISHED and article.status != ArticleStatus.PUBLISHED:
+        article.published_at = now
+    article.status = data.status
+    article.updated_at = now
+    session.add(article)
+    await session.flush()
+    await _replace_questions(session, article.id, questions, old_questions, source)
+    session.add(
+        ArticleRevision(
+            article_id=article.id,
+            revision=article.revision,
+            snapshot=snapshot,
+            editor=actor.name,
+            created_at=now,
+        )
+    )
+    await bump_index_version(session)
+    await record(
+        session,
+        actor,
+        f"helpcenter.article.{outcome}",
+        "article",
+        article.id,
+        slug=article.slug,
+        locale=article.locale,
+        revision=article.revision,
+    )
+    return Saved(article, outcome, category_created)
+
+
+async def _replace_questions(
+    session: AsyncSession, article_id: int, wanted: list[str], existing: list[str], source: str
+) -> None:
+    gone = [q for q in existing if q not in wanted]
+    if gone:
+        await session.execute(
+            delete(SimilarQuestion).where(
+                SimilarQuestion.article_id == article_id, SimilarQuestion.text.in_(gone)
+            )
+        )
+    new = [q for q in wanted if q not in existing]
+    if new:
+        now = utcnow()
+        await session.execute(
+            insert(SimilarQuestion),
+            [
+                {"article_id": article_id, "text": q, "source": source, "created_at": now}
+                for q in new
+            ],
+        )
+
+
+async def set_article_status(
+    session: AsyncSession, actor: Actor, locale: str, slug: str, status: ArticleStatus
+) -> Article:
+    """Publish, unpublish (draft) or archive an article, as a new revision."""
+    check_can_edit(actor)
+    article, category = await get_article(session, locale, slug, published_only=False)
+    questions = list(
+        await session.scalars(
+            select(SimilarQuestion.text)
+            .where(SimilarQuestion.article_id == article.id)
+            .order_by(SimilarQuestion.id)
+        )
+    )
+    data = ArticleIn(
+        slug=slug,
+        locale=locale,
+        title=article.title,
+        body=article.body_md,
+        category=category.name,
+        keywords=list(article.keywords),
+        questions=questions,
+        status=status,
+        translation_group=article.translation_group,
+    )
+    return (await save_article(session, actor, data)).article
+
+
+async def add_similar_question(
+    session: AsyncSession,
+    actor: Actor,
+    locale: str,
+    slug: str,
+    text: str,
+    ticket_number: str | None = None,
+) -> bool:
+    """Any agent may add a customer's real phrasing (from a ticket) to an article.
+
+    The text passes the secret shield first: a pasted card number never reaches the index.
+    Returns False when the article already has that question.
+    """
+    if actor.kind == "system" and ticket_number is None:
+        raise InvalidInput("ticket_number", "the system adds questions only from tickets")
+    article, _ = await get_article(session, locale, slug, published_only=False)
+    cleaned = " ".join(shield_text(text).text.split())[:500]
+    if not cleaned:
+        raise InvalidInput("text", "must not be empty")
+    exists = await session.scalar(
+        select(SimilarQuestion.id).where(
+            SimilarQuestion.article_id == article.id, SimilarQuestion.text == cleaned
+        )
+    )
+    if exists is not None:
+        return False
+    session.add(
+        SimilarQuestion(
+            article_id=article.id,
+            text=cleaned,
+            source=TICKET_SOURCE if ticket_number else "editor",
+            ticket_number=ticket_number,
+            created_at=utcnow(),
+        )
+    )
+    article.updated_at = utcnow()
+    await session.flush()
+    await bump_index_version(session)
+    await record(
+        session, actor, "helpcenter.question.added", "article", article.id, ticket=ticket_number
+    )
+    return True
+
+
+async def record_feedback(session: AsyncSession, data: FeedbackIn) -> None:
+    """A reader's "Was this helpful?" answer; counted on the article for popularity."""
+    article, _ = await get_article(session, data.locale, data.slug)
+    session.add(
+        ArticleFeedback(
+            article_id=article.id,
+            helpful=data.helpful,
+            comment=shield_text(data.comment).text[:1000],
+            source=data.source,
+            created_at=utcnow(),
+        )
+    )
+    counter = Article.helpful_count if data.helpful else Article.unhelpful_count
+    await session.execute(
+        update(Article).where(Article.id == article.id).values({counter: counter + 1})
+    )
+
+
+async def record_deflection(session: AsyncSession, data: DeflectionIn) -> None:
+    """What became of a set of suggestions: shown, opened, or it solved the question."""
+    article_id = None
+    if data.slug:
+        article_id = await session.scalar(
+            select(Article.id).where(Article.locale == data.locale, Article.slug == data.slug)
+        )
+        if article_id is None:
+            raise NotFound(f"no article {data.slug!r} in {data.locale}")
+    session.add(
+        DeflectionEvent(
+            suggestion_id=data.suggestion_id,
+            channel=data.channel,
+            locale=data.locale,
+            outcome=data.outcome,
+            article_id=article_id,
+            created_at=utcnow(),
+        )
+    )
+    await session.flush()
