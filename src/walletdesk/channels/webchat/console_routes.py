@@ -11,7 +11,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from walletdesk.channels.webchat import service
@@ -24,10 +23,9 @@ from walletdesk.channels.webchat.uploads import checked_upload
 from walletdesk.console.routing import ConsoleRoute
 from walletdesk.console.session import CurrentAgent, console_session, form_text, posted_form
 from walletdesk.core.actors import Actor
-from walletdesk.core.attachments.models import Attachment
 from walletdesk.core.attachments.routes import attachment_response
-from walletdesk.core.errors import DomainError, InvalidInput, NotFound
-from walletdesk.core.tickets.models import Message, Ticket
+from walletdesk.core.attachments.service import attachment_for_agent
+from walletdesk.core.errors import DomainError, InvalidInput
 from walletdesk.core.tickets.queries import get_ticket
 from walletdesk.http.errors import status_for
 
@@ -122,17 +120,6 @@ async def agent_attachment(
     """A chat file, for agents who may see its ticket; never rendered as a page."""
     hub = hub_of(request.app)
     async with hub.runtime.db.transaction() as session:
-        row = (
-            await session.execute(
-                select(Attachment, Ticket.number)
-                .join(Message, Message.id == Attachment.message_id)
-                .join(Ticket, Ticket.id == Message.ticket_id)
-                .where(Attachment.id == attachment_id)
-            )
-        ).first()
-        if row is None:
-            raise NotFound(f"no attachment {attachment_id}")
-        attachment, number = row
-        await get_ticket(session, me.actor, number)
+        attachment = await attachment_for_agent(session, me.actor, attachment_id)
     data = await hub.runtime.files.get(attachment.storage_key)
     return attachment_response(attachment, data, inline=inline)

@@ -7,13 +7,9 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from walletdesk.core.attachments.models import Attachment
-from walletdesk.core.attachments.service import safe_to_show_inline
-from walletdesk.core.errors import NotFound
-from walletdesk.core.tickets.models import Message, Ticket
-from walletdesk.core.tickets.queries import get_ticket
+from walletdesk.core.attachments.service import attachment_for_agent, safe_to_show_inline
 from walletdesk.http.deps import ApiActor, RuntimeDep
 
 router = APIRouter(prefix="/api/v1/attachments", tags=["attachments"])
@@ -44,18 +40,7 @@ async def download(
     inline: Annotated[bool, Query(description="Show a raster image in the browser")] = False,
 ) -> Response:
     async with runtime.db.transaction() as session:
-        row = (
-            await session.execute(
-                select(Attachment, Ticket.number)
-                .join(Message, Message.id == Attachment.message_id)
-                .join(Ticket, Ticket.id == Message.ticket_id)
-                .where(Attachment.id == attachment_id)
-            )
-        ).first()
-        if row is None:
-            raise NotFound(f"no attachment {attachment_id}")
-        attachment, number = row
-        await get_ticket(session, actor, number)  # raises unless the actor may see the ticket
+        attachment = await attachment_for_agent(session, actor, attachment_id)
     return attachment_response(
         attachment, await runtime.files.get(attachment.storage_key), inline=inline
     )

@@ -9,9 +9,12 @@ import puremagic
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from walletdesk.core.actors import Actor
 from walletdesk.core.attachments.models import Attachment
 from walletdesk.core.attachments.storage import AttachmentStore
-from walletdesk.core.errors import InvalidInput
+from walletdesk.core.errors import InvalidInput, NotFound
+from walletdesk.core.tickets.models import Message, Ticket
+from walletdesk.core.tickets.queries import get_ticket
 from walletdesk.db import utcnow
 
 MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
@@ -129,3 +132,22 @@ async def attachments_of(
 def safe_to_show_inline(attachment: Attachment) -> bool:
     """Raster images may be shown in a page; everything else is a download."""
     return attachment.content_type in {"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+
+async def attachment_for_agent(
+    session: AsyncSession, actor: Actor, attachment_id: int
+) -> Attachment:
+    """The attachment, if the actor may see its ticket (NotFound or PermissionDenied if not)."""
+    row = (
+        await session.execute(
+            select(Attachment, Ticket.number)
+            .join(Message, Message.id == Attachment.message_id)
+            .join(Ticket, Ticket.id == Message.ticket_id)
+            .where(Attachment.id == attachment_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"no attachment {attachment_id}")
+    attachment, number = row
+    await get_ticket(session, actor, number)
+    return attachment
