@@ -287,3 +287,19 @@ async def test_html_is_sanitised_before_it_is_stored(db: Database) -> None:
     assert "<b>失败</b>" in stored and "转账" in stored
     for dangerous in ("<script", "onclick", "onerror", "javascript:", "<iframe", "alert(1)"):
         assert dangerous not in stored
+
+
+async def test_a_named_team_puts_the_new_ticket_in_its_queue_and_tier(db: Database) -> None:
+    from walletdesk.core.agents.service import ensure_tier_teams, team_for_tier
+
+    async with db.transaction() as session:
+        await ensure_tier_teams(session)
+        l2 = await team_for_tier(session, 2)
+        assert l2 is not None
+        l2_id, l2_name = l2.id, l2.name
+    routed = await ingest(db, _inbound(customer_email(), team=l2_name))
+    ticket = await _ticket(db, routed.ticket_id)
+    assert (ticket.tier, ticket.team_id) == (2, l2_id)
+    # A team that does not exist (a typo in the settings) must not lose the message.
+    lost = await ingest(db, _inbound(customer_email(), team="No such"))
+    assert (await _ticket(db, lost.ticket_id)).tier == 1

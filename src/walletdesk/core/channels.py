@@ -40,6 +40,8 @@ class InboundMessage:
     received_at: datetime | None = None
     category: str | None = None
     priority: str | None = None
+    # The team whose queue a new ticket starts in (its tier too); None: the L1 queue.
+    team: str | None = None
     # More identities the sender gave (a phone beside the email); linked to the same contact.
     also_known_as: tuple[SenderIdentity, ...] = ()
 

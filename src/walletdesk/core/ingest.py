@@ -131,6 +131,7 @@ async def _store(
             priority=inbound.priority,
             locale=inbound.locale,
             follow_up_of_id=follow_up_of,
+            team=inbound.team,
         )
         if ticket is None:  # another message of this thread opened it a moment ago
             ticket = await _ticket_owning_thread(session, inbound)

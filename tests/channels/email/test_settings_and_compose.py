@@ -13,13 +13,17 @@ from walletdesk.channels.email.compose import build_ack, reply_subject, stable_m
 from walletdesk.channels.email.settings import EmailSettings, parse_server_url
 
 
-def test_support_addresses_map_to_categories_and_bad_ones_are_refused() -> None:
-    settings = make_settings(25, support_addresses=" Support@X.cn , refunds@x.cn=transfer_refund")
-    assert {a.address: a.category for a in settings.addresses.values()} == {
-        "support@x.cn": None,
-        "refunds@x.cn": "transfer_refund",
+def test_support_addresses_map_to_categories_or_teams_and_bad_ones_are_refused() -> None:
+    settings = make_settings(
+        25,
+        support_addresses=" Support@X.cn , refunds@x.cn=transfer_refund, vip@x.cn=L2 Technical",
+    )
+    assert {(a.address, a.category, a.team) for a in settings.addresses.values()} == {
+        ("support@x.cn", None, None),
+        ("refunds@x.cn", "transfer_refund", None),
+        ("vip@x.cn", None, "L2 Technical"),
     }
-    for bad in ("not-an-address", "a@x.cn=no_such_category"):
+    for bad in ("not-an-address", "@x.cn=complaint"):
         with pytest.raises(ValidationError):
             make_settings(25, support_addresses=bad)
     for listen in ("2525", "host:port", "127.0.0.1:99999"):

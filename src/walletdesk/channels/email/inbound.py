@@ -117,6 +117,7 @@ async def receive(
                 attachments=tuple(parsed.attachments),
                 locale=parsed.locale,
                 category=support.category if support else None,
+                team=support.team if support else None,
             ),
             files=runtime.files,
         )

@@ -18,6 +18,8 @@ class SupportAddress:
     address: str
     # A ticket category this address files new tickets under (complaints@ → complaint).
     category: str | None = None
+    # Or the team whose queue (and tier) new tickets start in (escalations@ → L2 Technical).
+    team: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,14 +159,14 @@ def parse_support_addresses(value: str) -> list[SupportAddress]:
         item = item.strip()
         if not item:
             continue
-        address, _, category = item.partition("=")
+        address, _, target = item.partition("=")
         address = address.strip().lower()
         if address.count("@") != 1 or address.startswith("@") or address.endswith("@"):
             raise ValueError(f"{address!r} is not an email address")
-        category = category.strip()
-        if category and category not in set(Category):
-            raise ValueError(
-                f"{item!r}: unknown category {category!r} (one of {', '.join(Category)})"
-            )
-        found.append(SupportAddress(address, category or None))
+        target = target.strip()
+        # `=complaint` names a category; anything else names a team (checked when mail comes).
+        if target in set(Category):
+            found.append(SupportAddress(address, category=target))
+        else:
+            found.append(SupportAddress(address, team=target or None))
     return found

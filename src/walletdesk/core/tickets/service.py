@@ -7,6 +7,7 @@ agents acting at once cannot interleave a status check with its update.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,8 @@ from walletdesk.core.tickets.models import (
 from walletdesk.core.tickets.numbering import next_ticket_number
 from walletdesk.db import insert_ignoring_conflicts, utcnow
 
+log = logging.getLogger(__name__)
+
 DELIVER_MESSAGE = "deliver_message"
 MAX_TAGS = 20
 
@@ -65,20 +68,34 @@ async def open_ticket(
     priority: str | None = None,
     locale: str | None = None,
     follow_up_of_id: int | None = None,
+    team: str | None = None,
 ) -> Ticket | None:
-    """Insert a new L1 ticket; None if an open ticket already owns this channel thread."""
+    """Insert a new ticket in the named team's queue, else L1's.
+
+    None if an open ticket already owns this channel thread.
+    """
     category = category or Category.OTHER
     priority = priority or Priority.NORMAL
     now = utcnow()
+    tier = 1
+    # The L1 queue, looked up inside the INSERT: one round trip fewer on the hot path.
+    team_id: Any = (
+        select(Team.id).where(Team.tier == 1).order_by(Team.id).limit(1).scalar_subquery()
+    )
+    if team is not None:
+        named = await session.scalar(select(Team).where(Team.name == team))
+        if named is None:
+            log.warning("no team %r: the new ticket goes to the L1 queue", team)
+        else:
+            tier, team_id = named.tier, named.id
     values = dict(
         number=await next_ticket_number(session),
         subject=subject[:300],
         status=Status.NEW,
         priority=priority,
         category=category,
-        tier=1,
-        # The L1 queue, looked up inside the INSERT: one round trip fewer on the hot path.
-        team_id=select(Team.id).where(Team.tier == 1).order_by(Team.id).limit(1).scalar_subquery(),
+        tier=tier,
+        team_id=team_id,
         contact_id=contact_id,
         channel=channel,
         thread_key=thread_key,
