@@ -11,8 +11,8 @@ if TYPE_CHECKING:
 def install_channels(runtime: Runtime) -> None:
     from walletdesk.channels.api.adapter import IntegrationWebhookAdapter
     from walletdesk.channels.email.install import install as install_email
-    from walletdesk.channels.webchat.adapter import WebchatAdapter
+    from walletdesk.channels.webchat.install import install as install_webchat
 
     runtime.channels.register(IntegrationWebhookAdapter(runtime.settings))
     install_email(runtime)
-    runtime.channels.register(WebchatAdapter(runtime))
+    install_webchat(runtime)

@@ -15,6 +15,7 @@ from walletdesk.console.routes import (
     auth,
     contact,
     events,
+    help_articles,
     inbox,
     me,
     ticket,
@@ -41,6 +42,17 @@ def mount_console(app: FastAPI) -> None:
     runtime = app.state.runtime
     app.state.console_login_limiter = LoginLimiter(runtime.settings.login_rate_per_minute)
     app.mount("/console/static", StaticFiles(directory=STATIC_DIR), name="console-static")
-    for module in (auth, inbox, ticket, ticket_actions, contact, audit, admin, me, events):
+    for module in (
+        auth,
+        inbox,
+        ticket,
+        ticket_actions,
+        contact,
+        audit,
+        admin,
+        me,
+        events,
+        help_articles,
+    ):
         app.include_router(module.router, include_in_schema=False)
     app.include_router(_fallback)

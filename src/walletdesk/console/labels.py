@@ -89,6 +89,10 @@ AUDIT_ACTION = {
     "ticket.assigned": N_("Assignee changed"),
     "ticket.tags_changed": N_("Tags changed"),
     "ticket.escalated": N_("Escalated"),
+    "helpcenter.article.created": N_("Help article created"),
+    "helpcenter.article.updated": N_("Help article updated"),
+    "helpcenter.question.added": N_("Question added to help article"),
+    "helpcenter.revisions.viewed": N_("Help article history viewed"),
 }
 # Field names in core's InvalidInput errors.
 FIELD = {

@@ -90,7 +90,8 @@ def domain_error(exc: DomainError, ref: str | None = None) -> ProtocolError:
         "Conflict": "conflict",
         "InvalidInput": "bad_field",
     }.get(type(exc).__name__, "refused")
-    return ProtocolError(code, str(exc), ref=ref)
+    field = exc.field if isinstance(exc, InvalidInput) else None
+    return ProtocolError(code, str(exc), ref=ref, field=field)
 
 
 class CustomerChat(ChatConnection):
@@ -378,6 +379,9 @@ class CustomerChat(ChatConnection):
         elif isinstance(frame, frames.ContactDetails):
             self._costly()
             await self._contact(frame)
+        elif isinstance(frame, frames.TranscriptRequest):
+            self._costly()
+            await self._transcript(frame)
         elif isinstance(frame, frames.Hello):
             raise ProtocolError("already_welcomed", "hello is sent once per connection")
 
@@ -525,6 +529,17 @@ class CustomerChat(ChatConnection):
                 session, conversation, email=frame.email, phone=frame.phone
             )
         self.send({"type": "contact_saved"})
+
+    async def _transcript(self, frame: frames.TranscriptRequest) -> None:
+        if self.status == "new":
+            raise ProtocolError("no_conversation", "nothing to send yet")
+        if self.status != ConversationStatus.ENDED:
+            raise ProtocolError("conversation_open", "a transcript is sent once the chat has ended")
+        async with self.hub.runtime.db.transaction() as session:
+            queued = await service.request_transcript(session, self.conversation, frame.email)
+        self.send(
+            {"type": "transcript_queued", "email": queued.email, "duplicate": queued.duplicate}
+        )
 
     # --- events from the hub ------------------------------------------------------------------
 

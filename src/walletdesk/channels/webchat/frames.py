@@ -79,6 +79,13 @@ class ContactDetails(Frame):
     phone: str = Field(default="", max_length=40)
 
 
+class TranscriptRequest(Frame):
+    """After the end: email me this chat's public messages."""
+
+    type: Literal["transcript"]
+    email: str = Field(max_length=320)
+
+
 class Ping(Frame):
     type: Literal["ping"]
 
@@ -98,6 +105,7 @@ CUSTOMER_FRAMES: dict[str, type[Frame]] = {
     "end": End,
     "restart": Restart,
     "contact": ContactDetails,
+    "transcript": TranscriptRequest,
     "ping": Ping,
     "history": History,
 }

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.channels.webchat.models import Conversation, ConversationTicket
@@ -58,26 +58,31 @@ def message_frame(
     return frame
 
 
+def in_conversation(conversation: Conversation) -> ColumnElement[bool]:
+    """The condition on Message of what the customer sees in this chat (no internal notes)."""
+    pid = conversation.public_id
+    tickets = select(ConversationTicket.ticket_id).where(
+        ConversationTicket.conversation_id == conversation.id
+    )
+    return or_(
+        and_(Message.ticket_id.in_(tickets), Message.internal.is_(False)),
+        # A range on the unique (channel, external_id) index, unlike LIKE on every backend.
+        and_(
+            Message.channel == CHANNEL,
+            Message.external_id >= pid + ":",
+            Message.external_id < pid + ";",
+            Message.internal.is_(False),
+        ),
+    )
+
+
 async def conversation_messages(
     session: AsyncSession, conversation: Conversation, *, after: int = 0, limit: int = 200
 ) -> tuple[list[dict[str, Any]], bool]:
     """Messages after `after` (the newest `limit` when after is 0), oldest first; and whether
     more are left out."""
     pid = conversation.public_id
-    tickets = select(ConversationTicket.ticket_id).where(
-        ConversationTicket.conversation_id == conversation.id
-    )
-    query = select(Message).where(
-        or_(
-            and_(Message.ticket_id.in_(tickets), Message.internal.is_(False)),
-            # A range on the unique (channel, external_id) index, unlike LIKE on every backend.
-            and_(
-                Message.channel == CHANNEL,
-                Message.external_id >= pid + ":",
-                Message.external_id < pid + ";",
-            ),
-        )
-    )
+    query = select(Message).where(in_conversation(conversation))
     if after:
         query = query.where(Message.id > after).order_by(Message.id).limit(limit + 1)
         rows = list((await session.scalars(query)).all())

@@ -37,6 +37,7 @@ class ProtocolError(Exception):
         fatal: bool = False,
         close_code: int = CLOSE_PROTOCOL,
         retry_after: float | None = None,
+        field: str | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -45,6 +46,8 @@ class ProtocolError(Exception):
         self.fatal = fatal
         self.close_code = close_code
         self.retry_after = retry_after
+        # The frame's field at fault, so a client can show the error beside its input.
+        self.field = field
 
     def frame(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -57,6 +60,8 @@ class ProtocolError(Exception):
             out["ref"] = self.ref
         if self.retry_after is not None:
             out["retry_after"] = round(self.retry_after, 2)
+        if self.field is not None:
+            out["field"] = self.field
         return out
 
 
@@ -84,7 +89,7 @@ def parse_frame(raw: str, registry: dict[str, type[Frame]], *, max_bytes: int) -
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first.get("loc", ())) or "frame"
         raise ProtocolError(
-            "bad_field", f"{field}: {first.get('msg', 'invalid')}", ref=ref
+            "bad_field", f"{field}: {first.get('msg', 'invalid')}", ref=ref, field=field
         ) from None
 
 

@@ -46,7 +46,9 @@
       reconnecting: "网络连接中断，正在重连…", suggestions: "您可能想了解", tooLarge: "消息太长了",
       rateLimited: "发送太快了，稍后自动重试", fileTooLarge: "文件太大了（最大 {mb} MB）",
       error: "出错了：{e}", star: "{n} 星", you: "您", originRefused: "此网站未被允许使用在线客服。",
-      identityRefused: "无法验证您的登录身份，请刷新页面后重试。", agentJoined: "{name} 已接入"
+      identityRefused: "无法验证您的登录身份，请刷新页面后重试。", agentJoined: "{name} 已接入",
+      transcript: "把聊天记录发到我的邮箱", transcriptSend: "发送记录",
+      transcriptSent: "已发送到 {email}，请查收。", badEmail: "请填写有效的邮箱地址"
     },
     en: {
       title: "Live chat", open: "Open live chat", close: "Minimise", placeholder: "Type your question…",
@@ -69,7 +71,9 @@
       fileTooLarge: "The file is too large (max {mb} MB)", error: "Something went wrong: {e}",
       star: "{n} stars", you: "You", originRefused: "This website may not use this chat.",
       identityRefused: "Your sign-in could not be verified. Reload the page and try again.",
-      agentJoined: "{name} joined"
+      agentJoined: "{name} joined", transcript: "Email me the transcript",
+      transcriptSend: "Send transcript", transcriptSent: "Sent to {email}. Check your inbox.",
+      badEmail: "Please enter a valid email address"
     }
   }[LOCALE];
 
@@ -103,6 +107,7 @@
     limits: { max_text_chars: 4000, max_attachment_bytes: 10485760, attachment_types: [] },
     welcomed: false, fatal: false, unread: 0, maxAgentId: 0, readSent: 0
   };
+  var knownEmail = IDENTITY && IDENTITY.email ? IDENTITY.email : "";
   var ws = null;
   var retry = 0;
   var retryTimer = null;
@@ -217,12 +222,13 @@
 
   var offline = buildOfflineForm();
   var rating = buildRating();
+  var transcript = buildTranscript();
   var restartButton = el("button", "wd-restart", t("restart"));
   restartButton.type = "button";
   restartButton.hidden = true;
 
   [header, banner, ticketLine, queueLine, log, typingLine, suggestBox, offline.form, rating.box,
-    restartButton, composer].forEach(function (node) { panel.appendChild(node); });
+    transcript.box, restartButton, composer].forEach(function (node) { panel.appendChild(node); });
   shell.appendChild(panel);
   shell.appendChild(launcher);
   root.appendChild(shell);
@@ -269,6 +275,7 @@
         return;
       }
       submit.disabled = true;
+      if (fields.email.value.trim()) knownEmail = fields.email.value.trim();
       fetch(BASE + "/webchat/api/offline?site=" + encodeURIComponent(SITE), {
         method: "POST",
         headers: { "Content-Type": "application/json" },
@@ -344,6 +351,57 @@
         stars.hidden = true; comment.hidden = true; submit.hidden = true; thanks.hidden = false;
       }
     };
+  }
+
+  // After the end: the chat's public messages by email (prefilled with the address we know).
+  function buildTranscript() {
+    var box = el("form", "wd-transcript");
+    box.hidden = true;
+    var label = el("label", "wd-field");
+    label.appendChild(el("span", null, t("transcript")));
+    var field = el("input");
+    field.type = "email";
+    field.name = "email";
+    field.maxLength = 320;
+    field.required = true;
+    field.value = knownEmail || "";
+    label.appendChild(field);
+    box.appendChild(label);
+    var submit = el("button", "wd-primary", t("transcriptSend"));
+    submit.type = "submit";
+    box.appendChild(submit);
+    var result = el("p", "wd-transcript-result");
+    result.hidden = true;
+    box.appendChild(result);
+    var api = {
+      box: box, pending: false,
+      sent: function (email) {
+        api.pending = false;
+        submit.disabled = false;
+        result.hidden = false;
+        result.classList.remove("wd-error");
+        result.textContent = t("transcriptSent", { email: email });
+      },
+      failed: function (frame) {
+        api.pending = false;
+        submit.disabled = false;
+        result.hidden = false;
+        result.classList.add("wd-error");
+        result.textContent = frame.field === "email" ? t("badEmail")
+          : frame.code === "rate_limited" ? t("rateLimited") : t("error", { e: frame.message || "" });
+      }
+    };
+    box.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var email = field.value.trim();
+      if (!email) { api.failed({ field: "email" }); return; }
+      knownEmail = email;
+      api.pending = true;
+      submit.disabled = true;
+      result.hidden = true;
+      send({ type: "transcript", email: email });
+    });
+    return api;
   }
 
   // --- rendering -------------------------------------------------------------------------------
@@ -467,6 +525,7 @@
     offline.intro.textContent = (state.openHours ? "" : t("offlineHours") + " ") + t("offlineIntro");
     composer.hidden = offlineMode || ended;
     rating.box.hidden = !ended;
+    transcript.box.hidden = !ended;
     restartButton.hidden = !ended;
     endButton.hidden = !(chatting || waiting);
     queueLine.hidden = !waiting || !queueLine.textContent;
@@ -627,6 +686,9 @@
       case "rated":
         rating.done();
         break;
+      case "transcript_queued":
+        transcript.sent(frame.email);
+        break;
       case "history":
         (frame.messages || []).forEach(showMessage);
         break;
@@ -648,6 +710,8 @@
     if (frame.code === "bad_identity" || frame.code === "identity_expired") {
       state.fatal = true; systemNote(t("identityRefused")); return;
     }
+    // A transcript request is answered in order, and its errors carry no ref.
+    if (!item && !frame.fatal && transcript.pending) { transcript.failed(frame); return; }
     if (item) {
       if (frame.code === "rate_limited" || frame.code === "unavailable") {
         var wait = Math.max(1, frame.retry_after || 1) * 1000;
@@ -776,6 +840,9 @@
     var fresh = buildRating();
     rating.box.replaceWith(fresh.box);
     rating = fresh;
+    var freshTranscript = buildTranscript();
+    transcript.box.replaceWith(freshTranscript.box);
+    transcript = freshTranscript;
     renderStatus();
   });
   composer.addEventListener("submit", function (event) {
