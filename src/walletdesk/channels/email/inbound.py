@@ -31,8 +31,9 @@ from walletdesk.core.contacts.models import ContactIdentity
 from walletdesk.core.contacts.service import SenderIdentity
 from walletdesk.core.errors import InvalidInput
 from walletdesk.core.ingest import IngestResult, ingest
+from walletdesk.core.tickets.delivery import record_delivery
 from walletdesk.core.tickets.models import Message, Ticket
-from walletdesk.core.tickets.service import post_agent_message, record_delivery
+from walletdesk.core.tickets.service import post_agent_message
 
 if TYPE_CHECKING:
     from walletdesk.runtime import Runtime

@@ -21,8 +21,8 @@ from walletdesk.channels.webchat.history import in_conversation
 from walletdesk.core.agents.models import Agent
 from walletdesk.core.channels import OutboundMessage, PermanentDeliveryError
 from walletdesk.core.outbox.models import OutboxJob
+from walletdesk.core.tickets.delivery import record_delivery
 from walletdesk.core.tickets.models import AuthorKind, Message, Ticket
-from walletdesk.core.tickets.service import record_delivery
 
 if TYPE_CHECKING:
     from walletdesk.runtime import Runtime

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.core.actors import Actor
@@ -32,17 +31,15 @@ from walletdesk.core.tickets.models import (
     Message,
     Priority,
     Status,
-    Tag,
     Ticket,
-    ticket_tags,
 )
 from walletdesk.core.tickets.numbering import next_ticket_number
+from walletdesk.core.tickets.tags import set_tags
 from walletdesk.db import insert_ignoring_conflicts, utcnow
 
 log = logging.getLogger(__name__)
 
 DELIVER_MESSAGE = "deliver_message"
-MAX_TAGS = 20
 
 
 def ticket_event(kind: str, ticket: Ticket, **extra: Any) -> dict[str, Any]:
@@ -352,54 +349,6 @@ async def assign_ticket(
         await _change_status(session, actor, ticket, Status.OPEN)
 
 
-def _clean_tag(name: str) -> str:
-    tag = " ".join(name.strip().lower().split())
-    if not tag or len(tag) > 50:
-        raise InvalidInput("tags", f"{name!r}: a tag has 1 to 50 characters")
-    return tag
-
-
-async def set_tags(session: AsyncSession, actor: Actor, ticket: Ticket, names: list[str]) -> None:
-    wanted = sorted({_clean_tag(name) for name in names})
-    if len(wanted) > MAX_TAGS:
-        raise InvalidInput("tags", f"at most {MAX_TAGS} tags")
-    for name in wanted:
-        await session.execute(insert_ignoring_conflicts(session, Tag).values(name=name))
-    tag_ids: dict[str, int] = (
-        {
-            name: tag_id
-            for name, tag_id in await session.execute(
-                select(Tag.name, Tag.id).where(Tag.name.in_(wanted))
-            )
-        }
-        if wanted
-        else {}
-    )
-    current = set(
-        (
-            await session.scalars(
-                select(Tag.name).join(ticket_tags).where(ticket_tags.c.ticket_id == ticket.id)
-            )
-        ).all()
-    )
-    if current == set(wanted):
-        return
-    await session.execute(delete(ticket_tags).where(ticket_tags.c.ticket_id == ticket.id))
-    if wanted:
-        await session.execute(
-            insert(ticket_tags), [{"ticket_id": ticket.id, "tag_id": tag_ids[n]} for n in wanted]
-        )
-    await record(
-        session,
-        actor,
-        "ticket.tags_changed",
-        "ticket",
-        ticket.number,
-        old=sorted(current),
-        new=wanted,
-    )
-
-
 async def escalate_ticket(
     session: AsyncSession, actor: Actor, ticket: Ticket, reason: str
 ) -> Ticket:
@@ -449,59 +398,3 @@ async def escalate_ticket(
     # old_tier lets the queue the ticket left drop it from live inbox views.
     emit(session, TICKETS_TOPIC, ticket_event("ticket.escalated", ticket, old_tier=old_tier))
     return ticket
-
-
-async def _keep_platform_id(session: AsyncSession, message_id: int, external_id: str) -> None:
-    """Store the platform's id for a sent reply, unless another message of the channel has it.
-
-    Some platforms answer every post with one id (the thread's, or a constant). A second
-    copy would break the unique (channel, external_id), fail the worker's bookkeeping and
-    so have the reply sent again once its lease ran out; the savepoint keeps the rest.
-    """
-    try:
-        async with session.begin_nested():
-            await session.execute(
-                update(Message).where(Message.id == message_id).values(external_id=external_id)
-            )
-    except IntegrityError:
-        pass
-
-
-async def record_delivery(
-    session: AsyncSession,
-    message_id: int,
-    *,
-    error: str | None,
-    dead: bool,
-    external_id: str | None,
-) -> int | None:
-    """Show a reply's delivery outcome on its ticket; returns the ticket id."""
-    if error is None:
-        values: dict[str, Any] = {"delivery_status": DeliveryStatus.SENT, "delivery_error": None}
-    else:
-        values = {
-            "delivery_status": DeliveryStatus.FAILED if dead else DeliveryStatus.PENDING,
-            "delivery_error": error[:2000],
-        }
-    ticket_id = await session.scalar(
-        update(Message)
-        .where(Message.id == message_id)
-        .values(**values)
-        .returning(Message.ticket_id)
-    )
-    if ticket_id is not None and error is None and external_id:
-        await _keep_platform_id(session, message_id, external_id)
-    if ticket_id is not None:
-        ticket = await session.get(Ticket, ticket_id)
-        if ticket is not None:
-            emit(
-                session,
-                TICKETS_TOPIC,
-                ticket_event(
-                    "message.delivery",
-                    ticket,
-                    message_id=message_id,
-                    delivery_status=values["delivery_status"],
-                ),
-            )
-    return ticket_id

@@ -13,8 +13,8 @@ from walletdesk.core.channels import (
 )
 from walletdesk.core.contacts.models import ContactIdentity
 from walletdesk.core.outbox.models import OutboxJob
+from walletdesk.core.tickets.delivery import record_delivery
 from walletdesk.core.tickets.models import Message, Ticket
-from walletdesk.core.tickets.service import record_delivery
 from walletdesk.db import Database
 
 

@@ -1,0 +1,69 @@
+"""Recording what became of a reply on its way out, where agents see it: on the ticket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from walletdesk.core.events import TICKETS_TOPIC, emit
+from walletdesk.core.tickets.models import DeliveryStatus, Message, Ticket
+from walletdesk.core.tickets.service import ticket_event
+
+
+async def _keep_platform_id(session: AsyncSession, message_id: int, external_id: str) -> None:
+    """Store the platform's id for a sent reply, unless another message of the channel has it.
+
+    Some platforms answer every post with one id (the thread's, or a constant). A second
+    copy would break the unique (channel, external_id), fail the worker's bookkeeping and
+    so have the reply sent again once its lease ran out; the savepoint keeps the rest.
+    """
+    try:
+        async with session.begin_nested():
+            await session.execute(
+                update(Message).where(Message.id == message_id).values(external_id=external_id)
+            )
+    except IntegrityError:
+        pass
+
+
+async def record_delivery(
+    session: AsyncSession,
+    message_id: int,
+    *,
+    error: str | None,
+    dead: bool,
+    external_id: str | None,
+) -> int | None:
+    """Show a reply's delivery outcome on its ticket; returns the ticket id."""
+    if error is None:
+        values: dict[str, Any] = {"delivery_status": DeliveryStatus.SENT, "delivery_error": None}
+    else:
+        values = {
+            "delivery_status": DeliveryStatus.FAILED if dead else DeliveryStatus.PENDING,
+            "delivery_error": error[:2000],
+        }
+    ticket_id = await session.scalar(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(**values)
+        .returning(Message.ticket_id)
+    )
+    if ticket_id is not None and error is None and external_id:
+        await _keep_platform_id(session, message_id, external_id)
+    if ticket_id is not None:
+        ticket = await session.get(Ticket, ticket_id)
+        if ticket is not None:
+            emit(
+                session,
+                TICKETS_TOPIC,
+                ticket_event(
+                    "message.delivery",
+                    ticket,
+                    message_id=message_id,
+                    delivery_status=values["delivery_status"],
+                ),
+            )
+    return ticket_id
