@@ -335,3 +335,29 @@ async def test_a_sender_without_an_address_is_refused_and_the_next_one_is_taken(
     message_id = new_message_id()
     await send(smtp_server.port, text_email(sender=new_address(), message_id=message_id))
     assert (await ticket_of(email_runtime, message_id)).channel == "email"
+
+
+async def test_the_acknowledgement_suggests_help_articles_that_may_answer(
+    email_runtime: Runtime, smtp_server: SmtpServerHandle, sink: Sink
+) -> None:
+    from walletdesk.helpcenter.transfer import seed_default_articles
+
+    async with email_runtime.db.transaction() as session:
+        await seed_default_articles(session)
+    email_runtime.settings.base_url = "https://desk.example"
+    customer, message_id = new_address(), new_message_id()
+    raw = text_email(
+        sender=customer,
+        sender_name="李雷",
+        message_id=message_id,
+        subject="账户被冻结了",
+        body="我的钱包账户今天突然被冻结，无法付款，怎么解冻？",
+    )
+    await send(smtp_server.port, raw, mail_from=customer)
+    await run_outbox_until(email_runtime, lambda: bool(sink.to(customer)))
+    [ack] = sink.to(customer)
+    body = ack.message.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "这些帮助文章也许已经能解答您的问题" in text
+    assert "https://desk.example/help/zh-CN/articles/" in text

@@ -117,12 +117,18 @@ def build_reply(
     return message
 
 
+_ACK_ARTICLES = {
+    "zh-CN": "这些帮助文章也许已经能解答您的问题：\n",
+    "en": "These help articles may already answer your question:\n",
+}
+
 _ACK = {
     "zh-CN": (
         "[#{number}] 我们已收到您的邮件",
         "您好{name}：\n\n"
         "我们已收到您的邮件，工单号为 {number}。我们会在{reply_time}回复您。\n"
         "如需补充信息，请直接回复本邮件，并保留邮件标题中的工单号。\n\n"
+        "{articles}"
         "安全提示：我们绝不会向您索要登录密码、支付密码、短信验证码或助记词。\n\n"
         "{team}",
     ),
@@ -132,6 +138,7 @@ _ACK = {
         "We have received your email; your ticket number is {number}. "
         "We will reply {reply_time}.\n"
         "To add anything, reply to this email and keep the ticket number in the subject.\n\n"
+        "{articles}"
         "Security note: we will never ask for your login or payment password, an SMS code "
         "or your recovery phrase.\n\n"
         "{team}",
@@ -150,8 +157,10 @@ def build_ack(
     message_id: str,
     in_reply_to: str,
     references: Sequence[str],
+    articles: Sequence[tuple[str, str]] = (),
 ) -> EmailMessage:
-    """The acknowledgement: ticket number and expected reply time, marked as automatic."""
+    """The acknowledgement: ticket number, expected reply time and help articles that may
+    already answer (title, link), marked as automatic."""
     language = "zh-CN" if locale.lower().startswith("zh") else "en"
     subject_template, body_template = _ACK[language]
     reply_time = settings.ack_reply_time_zh if language == "zh-CN" else settings.ack_reply_time_en
@@ -179,6 +188,13 @@ def build_ack(
         number=ticket_number,
         reply_time=reply_time,
         team=one_line(settings.mail_from_name, 100),
+        articles=(
+            _ACK_ARTICLES[language]
+            + "".join(f"- {one_line(title, 120)}: {url}\n" for title, url in articles)
+            + "\n"
+        )
+        if articles
+        else "",
     )
     message.set_content(text)
     message.add_alternative(text_to_html(text), subtype="html")

@@ -15,6 +15,7 @@ from walletdesk.channels.email.transport import send_email
 from walletdesk.core.channels import PermanentDeliveryError
 from walletdesk.core.outbox.models import OutboxJob
 from walletdesk.core.outbox.service import enqueue
+from walletdesk.core.tickets.queries import first_customer_text
 
 if TYPE_CHECKING:
     from walletdesk.core.outbox.worker import JobHandler
@@ -72,6 +73,7 @@ class SendAck:
         our_id = stable_message_id(job.idempotency_key, number, self.settings.mail_domain)
         in_reply_to = str(payload.get("in_reply_to") or "")
         references = [str(r) for r in payload.get("references") or []]
+        locale = str(payload.get("locale") or "zh-CN")
         async with self.runtime.db.transaction() as session:
             await service.record_email(
                 session,
@@ -80,6 +82,8 @@ class SendAck:
                 direction=Direction.ACK,
                 thread_root=str(payload.get("thread_root") or in_reply_to or our_id),
             )
+            question = await first_customer_text(session, ticket_id)
+        articles = await self._articles(f"{payload.get('subject') or ''}\n{question}", locale)
         try:
             email = build_ack(
                 self.settings,
@@ -87,15 +91,30 @@ class SendAck:
                 to_name=str(payload.get("to_name") or ""),
                 ticket_number=number,
                 original_subject=str(payload.get("subject") or ""),
-                locale=str(payload.get("locale") or "zh-CN"),
+                locale=locale,
                 message_id=our_id,
                 in_reply_to=in_reply_to,
                 references=references,
+                articles=articles,
             )
         except (ValueError, TypeError) as exc:
             raise PermanentDeliveryError(f"cannot address an email to {to!r}: {exc}") from None
         await send_email(self.settings, email, sender="", recipients=[to])
         return our_id
+
+    async def _articles(self, question: str, locale: str) -> list[tuple[str, str]]:
+        """Help articles for the question, as (title, absolute link); none if search fails."""
+        from walletdesk.helpcenter.suggest import article_path, suggest_articles
+
+        try:
+            found = await suggest_articles(
+                self.runtime.db, question, "zh-CN" if locale.startswith("zh") else "en"
+            )
+        except Exception:  # deflection is a courtesy: the acknowledgement goes out regardless
+            log.exception("help-center suggestions for an acknowledgement failed")
+            return []
+        base = self.runtime.settings.base_url.rstrip("/")
+        return [(hit.title, base + article_path(found.locale, hit.slug)) for hit in found.hits]
 
     async def record(
         self,

@@ -14,7 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from walletdesk.core.actors import Actor
 from walletdesk.core.errors import InvalidInput, NotFound, PermissionDenied
 from walletdesk.core.tickets import numbers
-from walletdesk.core.tickets.models import ACTIVE_STATUSES, Message, Tag, Ticket, ticket_tags
+from walletdesk.core.tickets.models import (
+    ACTIVE_STATUSES,
+    AuthorKind,
+    Message,
+    Tag,
+    Ticket,
+    ticket_tags,
+)
 from walletdesk.db import MAX_BIGINT_ID
 
 PAGE_SIZE = 50
@@ -177,3 +184,14 @@ async def tickets_of_contact(
         .limit(200)
     )
     return (await session.scalars(query)).all()
+
+
+async def first_customer_text(session: AsyncSession, ticket_id: int) -> str:
+    """What the customer first wrote on a ticket (for suggestions and previews)."""
+    text = await session.scalar(
+        select(Message.body_text)
+        .where(Message.ticket_id == ticket_id, Message.author_kind == AuthorKind.CUSTOMER)
+        .order_by(Message.id)
+        .limit(1)
+    )
+    return text or ""
