@@ -23,7 +23,7 @@ from tests.channels.webchat.conftest import (
 from tests.channels.webchat.test_browser import browser, wallet_site  # noqa: F401 (fixtures)
 from tests.conftest import AgentLogin, make_agent, unique
 from walletdesk.channels.email.adapter import EmailAdapter
-from walletdesk.channels.webchat.service import TRANSCRIPT_JOB
+from walletdesk.channels.webchat.transcript import TRANSCRIPT_JOB
 from walletdesk.core.actors import Actor
 from walletdesk.core.contacts.models import ContactIdentity
 from walletdesk.core.outbox.models import OutboxJob, OutboxStatus

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocket
 
-from walletdesk.channels.webchat import events, frames, service, views
+from walletdesk.channels.webchat import events, frames, service, transcript, views
 from walletdesk.channels.webchat.connection import (
     BinaryFrame,
     ChatConnection,
@@ -536,7 +536,7 @@ class CustomerChat(ChatConnection):
         if self.status != ConversationStatus.ENDED:
             raise ProtocolError("conversation_open", "a transcript is sent once the chat has ended")
         async with self.hub.runtime.db.transaction() as session:
-            queued = await service.request_transcript(session, self.conversation, frame.email)
+            queued = await transcript.request_transcript(session, self.conversation, frame.email)
         self.send(
             {"type": "transcript_queued", "email": queued.email, "duplicate": queued.duplicate}
         )

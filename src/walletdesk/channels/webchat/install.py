@@ -10,8 +10,7 @@ if TYPE_CHECKING:
 
 def install(runtime: Runtime) -> None:
     from walletdesk.channels.webchat.adapter import WebchatAdapter
-    from walletdesk.channels.webchat.service import TRANSCRIPT_JOB
-    from walletdesk.channels.webchat.transcript import SendTranscript
+    from walletdesk.channels.webchat.transcript import TRANSCRIPT_JOB, SendTranscript
 
     runtime.channels.register(WebchatAdapter(runtime))
     runtime.job_handlers[TRANSCRIPT_JOB] = SendTranscript(runtime)

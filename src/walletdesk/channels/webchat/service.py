@@ -8,11 +8,10 @@ events go out after the commit (events.emit_chat).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,12 +29,10 @@ from walletdesk.core.agents.models import Agent
 from walletdesk.core.attachments.service import clean_filename, sniff_type, store_attachment
 from walletdesk.core.attachments.storage import AttachmentStore
 from walletdesk.core.channels import Attachment as InboundFile
-from walletdesk.core.contacts.identities import normalize_email
 from walletdesk.core.contacts.service import SenderIdentity, add_identity
 from walletdesk.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from walletdesk.core.outbox.service import enqueue
 from walletdesk.core.tickets import queries
-from walletdesk.core.tickets.models import AuthorKind, Message, Status, Ticket
+from walletdesk.core.tickets.models import Status, Ticket
 from walletdesk.core.tickets.service import (
     TicketChanges,
     assign_ticket,
@@ -44,9 +41,6 @@ from walletdesk.core.tickets.service import (
     update_ticket,
 )
 from walletdesk.db import insert_ignoring_conflicts, utcnow
-
-TRANSCRIPT_JOB = "webchat_transcript"
-IDEMPOTENCY_KEY_MAX = 80  # the outbox column's width
 
 
 async def find(
@@ -211,67 +205,6 @@ async def add_contact_details(
         await add_identity(session, contact_id, "email", email)
     if phone.strip():
         await add_identity(session, contact_id, "phone", phone)
-
-
-@dataclass(frozen=True, slots=True)
-class TranscriptQueued:
-    email: str
-    duplicate: bool  # asked for this address before: nothing more is sent
-
-
-def transcript_key(public_id: str, email: str) -> str:
-    key = f"transcript:{public_id}:{email}"
-    if len(key) <= IDEMPOTENCY_KEY_MAX:
-        return key
-    # A long address would not fit the outbox's key column: its digest names it as uniquely.
-    prefix = f"transcript:{public_id}:#"
-    return prefix + hashlib.sha256(email.encode()).hexdigest()[: IDEMPOTENCY_KEY_MAX - len(prefix)]
-
-
-async def request_transcript(session: AsyncSession, public_id: str, email: str) -> TranscriptQueued:
-    """The customer of an ended chat asks for its transcript by email.
-
-    The address joins the contact (unverified), an internal note records the request, and
-    the outbox job goes in the same transaction. The job's idempotency key is unique per
-    conversation and address, so a repeat is caught in a savepoint (the note goes with it)
-    and answered as already queued, while the rest of the transaction stands.
-    """
-    address = normalize_email(email)
-    conversation = await _require(session, public_id)
-    if conversation.status != ConversationStatus.ENDED:
-        raise InvalidInput("conversation", "a transcript is sent once the chat has ended")
-    if conversation.ticket_id is None:
-        raise InvalidInput("conversation", "this chat has no messages to send")
-    contact_id = await session.scalar(
-        select(Ticket.contact_id).where(Ticket.id == conversation.ticket_id)
-    )
-    if contact_id is None:
-        raise NotFound("the conversation's ticket no longer exists")
-    await add_identity(session, contact_id, "email", address)
-    try:
-        async with session.begin_nested():
-            note_id = await session.scalar(
-                insert(Message)
-                .values(
-                    ticket_id=conversation.ticket_id,
-                    author_kind=AuthorKind.SYSTEM,
-                    channel=CHANNEL,
-                    internal=True,
-                    body_text=f"Transcript requested to {address}",
-                    created_at=utcnow(),
-                )
-                .returning(Message.id)
-            )
-            await enqueue(
-                session,
-                TRANSCRIPT_JOB,
-                {"conversation": public_id, "email": address, "message_id": note_id},
-                ticket_id=conversation.ticket_id,
-                idempotency_key=transcript_key(public_id, address),
-            )
-    except IntegrityError:
-        return TranscriptQueued(address, duplicate=True)
-    return TranscriptQueued(address, duplicate=False)
 
 
 # --- both sides ------------------------------------------------------------------------------

@@ -7,25 +7,100 @@ them through the email channel. The request's internal note carries the delivery
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.channels.webchat import service
-from walletdesk.channels.webchat.history import in_conversation
+from walletdesk.channels.webchat.history import CHANNEL, in_conversation
+from walletdesk.channels.webchat.models import ConversationStatus
 from walletdesk.core.agents.models import Agent
 from walletdesk.core.channels import OutboundMessage, PermanentDeliveryError
+from walletdesk.core.contacts.identities import normalize_email
+from walletdesk.core.contacts.service import add_identity
+from walletdesk.core.errors import InvalidInput, NotFound
 from walletdesk.core.outbox.models import OutboxJob
+from walletdesk.core.outbox.service import enqueue
 from walletdesk.core.tickets.delivery import record_delivery
 from walletdesk.core.tickets.models import AuthorKind, Message, Ticket
+from walletdesk.db import utcnow
 
 if TYPE_CHECKING:
     from walletdesk.runtime import Runtime
+
+TRANSCRIPT_JOB = "webchat_transcript"
+IDEMPOTENCY_KEY_MAX = 80  # the outbox column's width
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptQueued:
+    email: str
+    duplicate: bool  # asked for this address before: nothing more is sent
+
+
+def transcript_key(public_id: str, email: str) -> str:
+    key = f"transcript:{public_id}:{email}"
+    if len(key) <= IDEMPOTENCY_KEY_MAX:
+        return key
+    # A long address would not fit the outbox's key column: its digest names it as uniquely.
+    prefix = f"transcript:{public_id}:#"
+    return prefix + hashlib.sha256(email.encode()).hexdigest()[: IDEMPOTENCY_KEY_MAX - len(prefix)]
+
+
+async def request_transcript(session: AsyncSession, public_id: str, email: str) -> TranscriptQueued:
+    """The customer of an ended chat asks for its transcript by email.
+
+    The address joins the contact (unverified), an internal note records the request, and
+    the outbox job goes in the same transaction. The job's idempotency key is unique per
+    conversation and address, so a repeat is caught in a savepoint (the note goes with it)
+    and answered as already queued, while the rest of the transaction stands.
+    """
+    address = normalize_email(email)
+    conversation = await service.find(session, public_id, for_update=True)
+    if conversation is None:
+        raise NotFound(f"no conversation {public_id}")
+    if conversation.status != ConversationStatus.ENDED:
+        raise InvalidInput("conversation", "a transcript is sent once the chat has ended")
+    if conversation.ticket_id is None:
+        raise InvalidInput("conversation", "this chat has no messages to send")
+    contact_id = await session.scalar(
+        select(Ticket.contact_id).where(Ticket.id == conversation.ticket_id)
+    )
+    if contact_id is None:
+        raise NotFound("the conversation's ticket no longer exists")
+    await add_identity(session, contact_id, "email", address)
+    try:
+        async with session.begin_nested():
+            note_id = await session.scalar(
+                insert(Message)
+                .values(
+                    ticket_id=conversation.ticket_id,
+                    author_kind=AuthorKind.SYSTEM,
+                    channel=CHANNEL,
+                    internal=True,
+                    body_text=f"Transcript requested to {address}",
+                    created_at=utcnow(),
+                )
+                .returning(Message.id)
+            )
+            await enqueue(
+                session,
+                TRANSCRIPT_JOB,
+                {"conversation": public_id, "email": address, "message_id": note_id},
+                ticket_id=conversation.ticket_id,
+                idempotency_key=transcript_key(public_id, address),
+            )
+    except IntegrityError:
+        return TranscriptQueued(address, duplicate=True)
+    return TranscriptQueued(address, duplicate=False)
+
 
 SUBJECT = "聊天记录 / Chat transcript"
 # Customers of a Chinese wallet read times in Beijing time, whatever the server runs on.
