@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from tests.conftest import make_agent
 from tests.console.conftest import escalate_to, load_ticket, open_ticket, post_form, sign_in
@@ -109,9 +108,6 @@ async def test_a_refused_reply_keeps_its_text(client: httpx.AsyncClient, db: Dat
     assert "Write a message first." in empty.text
 
 
-# core/tickets/service.py set_tags still calls Result.tuples(), deprecated in SQLAlchemy 2.1;
-# drop this filter once core uses `.all()` there (asked for in the console report).
-@pytest.mark.filterwarnings("ignore:The Result.tuples:sqlalchemy.exc.SADeprecationWarning")
 async def test_side_panel_changes(client: httpx.AsyncClient, db: Database) -> None:
     agent = await make_agent(db, "agent", 1)
     colleague = await make_agent(db, "agent", 1)
