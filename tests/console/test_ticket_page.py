@@ -8,6 +8,7 @@ from walletdesk.core.actors import SYSTEM
 from walletdesk.core.channels import InboundMessage
 from walletdesk.core.contacts.service import SenderIdentity
 from walletdesk.core.ingest import ingest
+from walletdesk.core.tickets.models import Category, Priority
 from walletdesk.core.tickets.queries import get_ticket, ticket_messages, ticket_tag_names
 from walletdesk.core.tickets.service import TicketChanges, update_ticket
 from walletdesk.db import Database
@@ -163,3 +164,19 @@ async def test_escalation(client: httpx.AsyncClient, db: Database) -> None:
     assert (await load_ticket(db, ticket.ticket_number)).tier == 3
     assert "ledger mismatch" in page.text  # the escalation notes are in the conversation
     assert f'action="{url}/escalate"' not in page.text  # nothing above L3
+
+
+async def test_side_panel_offers_every_priority_and_category_with_the_current_one_chosen(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    agent = await make_agent(db, "agent", 1)
+    ticket = await open_ticket(db)
+    await sign_in(client, agent)
+    page = (await client.get(f"/console/tickets/{ticket.ticket_number}")).text
+    for name, values, current in (
+        ("priority", [p.value for p in Priority], "normal"),
+        ("category", [c.value for c in Category], "other"),
+    ):
+        select = page.split(f'<select name="{name}">', 1)[1].split("</select>", 1)[0]
+        assert [v for v in values if f'value="{v}"' in select] == values
+        assert f'value="{current}" selected' in select
