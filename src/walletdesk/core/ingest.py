@@ -41,6 +41,8 @@ class IngestResult:
     # at once (the API) need not read them back.
     ticket: Ticket | None = None
     message: Message | None = None
+    # The sender's contact (None for a duplicate): a chat keeps it for its next messages.
+    contact_id: int | None = None
 
 
 class _AlreadyStored(Exception):
@@ -177,7 +179,13 @@ async def _store(
             strict_type=False,
         )
     return IngestResult(
-        ticket.id, ticket.number, message.id, created_ticket=created, ticket=ticket, message=message
+        ticket.id,
+        ticket.number,
+        message.id,
+        created_ticket=created,
+        ticket=ticket,
+        message=message,
+        contact_id=contact_id,
     )
 
 

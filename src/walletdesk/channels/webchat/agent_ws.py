@@ -38,6 +38,7 @@ from walletdesk.channels.webchat.protocol import (
     ProtocolError,
     parse_frame,
 )
+from walletdesk.channels.webchat.replies import ReplyDraft
 from walletdesk.core.actors import Actor
 from walletdesk.core.agents.models import Agent
 from walletdesk.core.agents.service import actor_for_token, set_presence
@@ -267,11 +268,11 @@ class AgentChat(ChatConnection):
             )
         if not frame.text.strip():
             raise ProtocolError("bad_field", "text: must not be empty", ref=frame.id)
+        draft = ReplyDraft(self.actor, frame.conversation, frame.id, frame.text)
         try:
-            async with self.hub.runtime.db.transaction() as session:
-                reply = await service.post_reply(
-                    session, self.actor, frame.conversation, client_id=frame.id, text=frame.text
-                )
+            reply = await self.hub.replies.submit(draft)
+            if isinstance(reply, DomainError):
+                raise reply
         except DomainError as exc:
             raise domain_error(exc, ref=frame.id) from None
         self.first_delivery(reply.message_id)

@@ -13,11 +13,11 @@ from fastapi import APIRouter, Query, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.datastructures import FormData
 
-from walletdesk.channels.webchat import service
 from walletdesk.channels.webchat.agent_ws import agent_socket
 from walletdesk.channels.webchat.frames import valid_client_id
 from walletdesk.channels.webchat.hub import ChatHub
 from walletdesk.channels.webchat.hubs import hub_of, started_hub
+from walletdesk.channels.webchat.replies import Reply, post_reply
 from walletdesk.channels.webchat.templates import render_page
 from walletdesk.channels.webchat.uploads import checked_upload
 from walletdesk.console.routing import ConsoleRoute
@@ -89,7 +89,7 @@ async def agent_upload(request: Request, me: CurrentAgent) -> Response:
     )
 
 
-async def _agent_file(hub: ChatHub, actor: Actor, form: FormData) -> service.Reply:
+async def _agent_file(hub: ChatHub, actor: Actor, form: FormData) -> Reply:
     client_id = form_text(form, "id")
     if not valid_client_id(client_id):
         raise InvalidInput("id", "a client message id of 1-64 letters, digits, - or _")
@@ -99,7 +99,7 @@ async def _agent_file(hub: ChatHub, actor: Actor, form: FormData) -> service.Rep
     data = await file.read(hub.settings.max_attachment_bytes + 1)
     attachment = checked_upload(hub.settings, file.filename or "", file.content_type or "", data)
     async with hub.runtime.db.transaction() as session:
-        return await service.post_reply(
+        return await post_reply(
             session,
             actor,
             form_text(form, "conversation"),

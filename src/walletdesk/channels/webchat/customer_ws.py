@@ -51,7 +51,9 @@ from walletdesk.core.contacts.identities import normalize_email
 from walletdesk.core.contacts.service import SenderIdentity
 from walletdesk.core.errors import DomainError, InvalidInput
 from walletdesk.core.ingest import ingest
-from walletdesk.security.shield import shield_text
+from walletdesk.core.tickets.appending import FollowUpDraft
+from walletdesk.core.tickets.numbers import find_ticket_numbers
+from walletdesk.security.shield import Shielded, shield_text
 
 if TYPE_CHECKING:
     from walletdesk.channels.webchat.hub import ChatHub
@@ -111,6 +113,9 @@ class CustomerChat(ChatConnection):
         self.tier = 1
         self.ticket_id: int | None = None
         self.ticket_number: str | None = None
+        # Known once this socket's first message went through ingest(): later ones take the
+        # group-committed follow-up path.
+        self.contact_id: int | None = None
         self._last_queue: tuple[Any, ...] | None = None
         self._online: bool | None = None
         self.messages = TokenBucket(self.settings.messages_per_second, self.settings.message_burst)
@@ -267,6 +272,7 @@ class CustomerChat(ChatConnection):
         history: list[dict[str, Any]] = []
         more = False
         read = (0, 0)
+        self.contact_id = None
         async with self.hub.runtime.db.transaction() as session:
             conversation = await service.find(session, resume.conversation)
             if conversation is not None:
@@ -417,47 +423,32 @@ class CustomerChat(ChatConnection):
                 ref=frame.id,
             )
         self._costly(frame.id)
-        inbound = InboundMessage(
-            channel=CHANNEL,
-            external_id=external_id(self.conversation, frame.id),
-            sender=self.sender,
-            text=text,
-            thread_key=self.conversation,
-            locale=self.locale,
-            also_known_as=self.also_known_as,
-        )
+        shielded = shield_text(text)
         try:
-            # The first message of a chat opens (or joins) its own thread's ticket even when
-            # it quotes another ticket's number; later ones follow ingest's usual rules.
-            result = await ingest(
-                self.hub.runtime.db,
-                inbound,
-                open_new=self.ticket_id is None,
-                files=self.hub.runtime.files,
+            stored = await self._follow_up(frame.id, text, shielded) or await self._ingest(
+                frame.id, text
             )
         except InvalidInput as exc:
             raise ProtocolError("bad_field", str(exc), ref=frame.id) from None
         except Exception:
-            log.exception("webchat message %s could not be stored", inbound.external_id)
+            log.exception("webchat message %s could not be stored", frame.id)
             raise unavailable(frame.id) from None
-        if result.ticket_id != self.ticket_id:
-            await self._record_ticket(result.ticket_id)
-        stored = shield_text(text).text
-        self.first_delivery(result.message_id)
+        message_id, duplicate = stored
+        self.first_delivery(message_id)
         ack: dict[str, Any] = {
             "type": "ack",
             "id": frame.id,
-            "message_id": result.message_id,
+            "message_id": message_id,
             "ticket": self.ticket_number,
-            "duplicate": result.duplicate,
+            "duplicate": duplicate,
         }
-        if stored != text:
-            ack["text"] = stored  # secrets were redacted before storing: show what was kept
+        if shielded.text != text:
+            ack["text"] = shielded.text  # secrets were redacted before storing: show what was kept
         self.send(ack)
         message = {
-            "id": result.message_id,
+            "id": message_id,
             "author": "customer",
-            "text": stored,
+            "text": shielded.text,
             "client_id": frame.id,
         }
         await self.hub.publish(
@@ -467,6 +458,53 @@ class CustomerChat(ChatConnection):
                 origin=self.id,
             )
         )
+
+    async def _follow_up(
+        self, client_id: str, text: str, shielded: Shielded
+    ) -> tuple[int, bool] | None:
+        """The fast path for a known chat; None when the message needs ingest()'s rules.
+
+        A message quoting a ticket number goes to that ticket (ingest decides), and one for a
+        ticket closed meanwhile opens a follow-up ticket (the writer hands it back).
+        """
+        if self.ticket_id is None or self.contact_id is None or find_ticket_numbers(text):
+            return None
+        appended = await self.hub.follow_ups.submit(
+            FollowUpDraft(
+                ticket_id=self.ticket_id,
+                channel=CHANNEL,
+                thread_key=self.conversation,
+                contact_id=self.contact_id,
+                external_id=external_id(self.conversation, client_id),
+                text=shielded.text,
+                redactions=shielded.redactions,
+            )
+        )
+        return None if appended is None else (appended.message_id, appended.duplicate)
+
+    async def _ingest(self, client_id: str, text: str) -> tuple[int, bool]:
+        inbound = InboundMessage(
+            channel=CHANNEL,
+            external_id=external_id(self.conversation, client_id),
+            sender=self.sender,
+            text=text,
+            thread_key=self.conversation,
+            locale=self.locale,
+            also_known_as=self.also_known_as,
+        )
+        # The first message of a chat opens (or joins) its own thread's ticket even when it
+        # quotes another ticket's number; later ones follow ingest's usual rules.
+        result = await ingest(
+            self.hub.runtime.db,
+            inbound,
+            open_new=self.ticket_id is None,
+            files=self.hub.runtime.files,
+        )
+        if result.ticket_id != self.ticket_id:
+            await self._record_ticket(result.ticket_id)
+        if result.contact_id is not None and result.ticket_id == self.ticket_id:
+            self.contact_id = result.contact_id
+        return result.message_id, result.duplicate
 
     async def _record_ticket(self, ticket_id: int) -> None:
         assert self.resume is not None

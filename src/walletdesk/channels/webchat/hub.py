@@ -26,8 +26,12 @@ from walletdesk.channels.webchat.limits import IpLimits
 from walletdesk.channels.webchat.models import AgentHeartbeat
 from walletdesk.channels.webchat.protocol import CLOSE_GOING_AWAY, dumps
 from walletdesk.channels.webchat.queue import QueueFigures, agents_available, queue_figures
+from walletdesk.channels.webchat.replies import Reply, ReplyDraft, post_replies
 from walletdesk.channels.webchat.sites import SiteCache
+from walletdesk.core.errors import DomainError
 from walletdesk.core.events import Event
+from walletdesk.core.group_commit import GroupCommit
+from walletdesk.core.tickets.appending import Appended, FollowUpDraft, append_follow_ups
 from walletdesk.db import insert_ignoring_conflicts, utcnow
 
 if TYPE_CHECKING:
@@ -58,6 +62,14 @@ class ChatHub:
         self._ready = asyncio.Event()
         self._started = False
         self._lock = asyncio.Lock()
+        # Customers' follow-up messages, many to a transaction under load (group commit).
+        self.follow_ups: GroupCommit[FollowUpDraft, Appended | None] = GroupCommit(
+            runtime.db, append_follow_ups
+        )
+        # Agents' chat messages, the same way.
+        self.replies: GroupCommit[ReplyDraft, Reply | DomainError] = GroupCommit(
+            runtime.db, post_replies
+        )
 
     # --- life ----------------------------------------------------------------------------
 
@@ -77,6 +89,9 @@ class ChatHub:
         for conns in list(self._customers.values()) + list(self._agents.values()):
             for conn in list(conns):
                 conn.close(CLOSE_GOING_AWAY, "server shutting down")
+        with suppress(Exception):  # what customers sent before the close is still written
+            await self.follow_ups.close()
+            await self.replies.close()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

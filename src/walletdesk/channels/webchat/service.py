@@ -8,17 +8,14 @@ events go out after the commit (events.emit_chat).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.channels.webchat import events
-from walletdesk.channels.webchat.history import CHANNEL, message_frame
+from walletdesk.channels.webchat.history import CHANNEL
 from walletdesk.channels.webchat.models import (
-    AgentChatMessage,
     Conversation,
     ConversationStatus,
     ConversationTicket,
@@ -26,9 +23,6 @@ from walletdesk.channels.webchat.models import (
 from walletdesk.channels.webchat.views import chat_summaries
 from walletdesk.core.actors import Actor
 from walletdesk.core.agents.models import Agent
-from walletdesk.core.attachments.service import clean_filename, sniff_type, store_attachment
-from walletdesk.core.attachments.storage import AttachmentStore
-from walletdesk.core.channels import Attachment as InboundFile
 from walletdesk.core.contacts.service import SenderIdentity, add_identity
 from walletdesk.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from walletdesk.core.tickets import queries
@@ -37,7 +31,6 @@ from walletdesk.core.tickets.service import (
     TicketChanges,
     assign_ticket,
     escalate_ticket,
-    post_agent_message,
     update_ticket,
 )
 from walletdesk.db import insert_ignoring_conflicts, utcnow
@@ -69,7 +62,7 @@ async def _locked_ticket(session: AsyncSession, actor: Actor, conversation: Conv
     return await queries.get_ticket(session, actor, number, for_update=True)
 
 
-def _check_handler(actor: Actor, conversation: Conversation) -> None:
+def check_handler(actor: Actor, conversation: Conversation) -> None:
     """Only the agent holding the chat speaks in it; supervisors and admins may step in."""
     if conversation.agent_id != actor.agent_id and not actor.sees_all_queues:
         if conversation.status == ConversationStatus.WAITING:
@@ -253,97 +246,11 @@ async def accept(session: AsyncSession, actor: Actor, public_id: str) -> Convers
     return conversation
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
-    message_id: int
-    duplicate: bool
-
-
-async def post_reply(
-    session: AsyncSession,
-    actor: Actor,
-    public_id: str,
-    *,
-    client_id: str,
-    text: str,
-    attachment: InboundFile | None = None,
-    files: AttachmentStore | None = None,
-) -> Reply:
-    """An agent's chat message: stored once per client id, delivered live and by the outbox.
-
-    An attachment must have passed uploads.checked_upload; it is stored strictly typed.
-    """
-    # The hot path of the agent side: one read for the chat, an earlier copy of this
-    # message and the ticket's number, then the ticket's row lock. The chat's own row is
-    # not locked: a reply changes the ticket, not the conversation.
-    row = (
-        await session.execute(
-            select(Conversation, Ticket.number, AgentChatMessage.message_id)
-            .outerjoin(Ticket, Ticket.id == Conversation.ticket_id)
-            .outerjoin(
-                AgentChatMessage,
-                and_(
-                    AgentChatMessage.conversation_id == Conversation.id,
-                    AgentChatMessage.client_id == client_id,
-                ),
-            )
-            .where(Conversation.public_id == public_id)
-        )
-    ).first()
-    if row is None:
-        raise NotFound(f"no conversation {public_id}")
-    conversation, number, earlier = row
-    if earlier is not None:
-        return Reply(earlier, duplicate=True)
-    _check_handler(actor, conversation)
-    if conversation.status == ConversationStatus.ENDED:
-        raise InvalidInput("conversation", "this chat has ended; reply on the ticket instead")
-    if number is None:
-        raise NotFound("this conversation has no ticket yet")
-    ticket = await queries.get_ticket(session, actor, number, for_update=True)
-    body = text.strip() or (attachment.filename if attachment else "")
-    message = await post_agent_message(session, actor, ticket, body=body, internal=False)
-    session.add(
-        AgentChatMessage(
-            conversation_id=conversation.id, client_id=client_id, message_id=message.id
-        )
-    )
-    try:
-        await session.flush()
-    except IntegrityError:  # the same client id stored by a concurrent resend: let it retry
-        raise Conflict("this message is being stored by another request") from None
-    frame = message_frame(message, conversation=public_id, agent_name=actor.name)
-    frame["client_id"] = client_id
-    if attachment is not None:
-        assert files is not None
-        attachment_id = await store_attachment(
-            session,
-            files,
-            message_id=message.id,
-            filename=attachment.filename,
-            declared_type=attachment.content_type,
-            data=attachment.data,
-            strict_type=True,
-        )
-        frame["attachments"] = [
-            {
-                "id": attachment_id,
-                "name": clean_filename(attachment.filename),
-                "type": sniff_type(attachment.data),
-                "size": len(attachment.data),
-            }
-        ]
-    events.emit_chat(
-        session, events.to_conversation(public_id, {"type": "message", "message": frame})
-    )
-    return Reply(message.id, duplicate=False)
-
-
 async def transfer_to_agent(
     session: AsyncSession, actor: Actor, public_id: str, agent_id: int
 ) -> Conversation:
     conversation = await _require(session, public_id)
-    _check_handler(actor, conversation)
+    check_handler(actor, conversation)
     if conversation.status == ConversationStatus.ENDED:
         raise InvalidInput("conversation", "this chat has ended")
     ticket = await _locked_ticket(session, actor, conversation)
@@ -368,7 +275,7 @@ async def escalate(
 ) -> Conversation:
     """Up one tier: the chat waits in that tier's queue, with the reason on the ticket."""
     conversation = await _require(session, public_id)
-    _check_handler(actor, conversation)
+    check_handler(actor, conversation)
     if conversation.status == ConversationStatus.ENDED:
         raise InvalidInput("conversation", "this chat has ended")
     ticket = await _locked_ticket(session, actor, conversation)
@@ -408,7 +315,7 @@ async def end_by_agent(
 ) -> Conversation:
     """End the chat: the ticket is solved, or stays open for a follow-up (by email)."""
     conversation = await _require(session, public_id)
-    _check_handler(actor, conversation)
+    check_handler(actor, conversation)
     if conversation.status == ConversationStatus.ENDED:
         return conversation
     ticket = await _locked_ticket(session, actor, conversation)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,14 @@ BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 3600.0
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    payload: dict[str, Any]
+    ticket_id: int | None = None
+    idempotency_key: str | None = None
+    max_attempts: int = 8
+
+
 async def enqueue(
     session: AsyncSession,
     kind: str,
@@ -31,18 +40,32 @@ async def enqueue(
     max_attempts: int = 8,
 ) -> None:
     """Add a job in the caller's transaction: it exists exactly when the change causing it does."""
+    await enqueue_many(
+        session, kind, [OutboxEntry(payload, ticket_id, idempotency_key, max_attempts)]
+    )
+
+
+async def enqueue_many(session: AsyncSession, kind: str, entries: Sequence[OutboxEntry]) -> None:
+    """Add several jobs of one kind with one statement (a batch of chat replies)."""
+    if not entries:
+        return
+    now = utcnow()
     await session.execute(
-        insert(OutboxJob).values(
-            kind=kind,
-            payload=payload,
-            ticket_id=ticket_id,
-            idempotency_key=idempotency_key or f"{kind}:{uuid.uuid4().hex}",
-            status=OutboxStatus.PENDING,
-            attempts=0,
-            max_attempts=max_attempts,
-            next_attempt_at=utcnow(),
-            created_at=utcnow(),
-        )
+        insert(OutboxJob),
+        [
+            {
+                "kind": kind,
+                "payload": entry.payload,
+                "ticket_id": entry.ticket_id,
+                "idempotency_key": entry.idempotency_key or f"{kind}:{uuid.uuid4().hex}",
+                "status": OutboxStatus.PENDING,
+                "attempts": 0,
+                "max_attempts": entry.max_attempts,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for entry in entries
+        ],
     )
     # Wakes idle workers now instead of at their next poll.
     emit(session, OUTBOX_TOPIC, {"type": "outbox.enqueued", "kind": kind})

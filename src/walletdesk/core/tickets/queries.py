@@ -45,6 +45,14 @@ def visible_tickets(actor: Actor) -> Select[Ticket]:
     return query
 
 
+def check_visible(actor: Actor, ticket: Ticket) -> None:
+    """visible_tickets' rule for a ticket already read (a batch that locked many at once)."""
+    if not actor.sees_all_queues and ticket.tier != actor.tier:
+        raise PermissionDenied(
+            f"ticket {ticket.number} is in the L{ticket.tier} queue; you work L{actor.tier}"
+        )
+
+
 async def get_ticket(
     session: AsyncSession, actor: Actor, number: str, *, for_update: bool = False
 ) -> Ticket:

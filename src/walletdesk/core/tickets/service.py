@@ -8,6 +8,7 @@ agents acting at once cannot interleave a status check with its update.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,7 @@ from walletdesk.core.agents.service import team_for_tier
 from walletdesk.core.audit.service import record
 from walletdesk.core.errors import InvalidInput, NotFound, PermissionDenied
 from walletdesk.core.events import TICKETS_TOPIC, emit
-from walletdesk.core.outbox.service import enqueue
+from walletdesk.core.outbox.service import OutboxEntry, enqueue_many
 from walletdesk.core.tickets import lifecycle
 from walletdesk.core.tickets.models import (
     TIERS,
@@ -148,7 +149,7 @@ async def add_customer_message(
     if message is None:
         return None
     if not fresh_ticket:
-        await _wake_for_customer(session, ticket, now)
+        await wake_for_customer(session, ticket, now)
     emit(
         session,
         TICKETS_TOPIC,
@@ -157,7 +158,7 @@ async def add_customer_message(
     return message
 
 
-async def _wake_for_customer(session: AsyncSession, ticket: Ticket, now: datetime) -> None:
+async def wake_for_customer(session: AsyncSession, ticket: Ticket, now: datetime) -> None:
     """A customer wrote: a solved ticket reopens, a wait on them ends, the ticket moves up."""
     new_status = lifecycle.status_after_customer_message(ticket.status)
     if new_status != ticket.status:
@@ -182,6 +183,18 @@ def _customer_actor() -> Actor:
     return Actor(kind="system", agent_id=None, name="customer", role=Role.ADMIN, tier=3)
 
 
+@dataclass(frozen=True, slots=True)
+class AgentMessageDraft:
+    """An agent's reply or note for a ticket the caller has locked."""
+
+    actor: Actor
+    ticket: Ticket
+    body: str
+    internal: bool = False
+    html: str | None = None
+    status: str | None = None
+
+
 async def post_agent_message(
     session: AsyncSession,
     actor: Actor,
@@ -197,47 +210,81 @@ async def post_agent_message(
     The reply's outbox job is written in this same transaction: if the reply is stored,
     it will be delivered; if the transaction fails, neither exists.
     """
-    if not body.strip():
-        raise InvalidInput("body", "must not be empty")
-    if ticket.status == Status.CLOSED and not internal:
-        raise InvalidInput("status", "the ticket is closed: open a follow-up ticket to write again")
+    draft = AgentMessageDraft(actor, ticket, body, internal, html, status)
+    return (await post_agent_messages(session, [draft]))[0]
+
+
+async def post_agent_messages(
+    session: AsyncSession, drafts: Sequence[AgentMessageDraft]
+) -> list[Message]:
+    """post_agent_message for many at once (a chat node's group commit): a few statements in all.
+
+    Raises InvalidInput for the first draft that may not be posted, before writing anything.
+    """
+    for draft in drafts:
+        if not draft.body.strip():
+            raise InvalidInput("body", "must not be empty")
+        if draft.ticket.status == Status.CLOSED and not draft.internal:
+            raise InvalidInput(
+                "status", "the ticket is closed: open a follow-up ticket to write again"
+            )
     now = utcnow()
-    message = Message(
-        ticket_id=ticket.id,
-        author_kind=AuthorKind.AGENT,
-        agent_id=actor.agent_id,
-        channel=ticket.channel,
-        internal=internal,
-        body_text=body,
-        body_html=html,
-        delivery_status=None if internal else DeliveryStatus.PENDING,
-        created_at=now,
-    )
-    session.add(message)
-    await session.flush()
-    if not internal:
-        await enqueue(
-            session,
-            DELIVER_MESSAGE,
-            {"message_id": message.id},
-            ticket_id=ticket.id,
-            idempotency_key=f"message:{message.id}",
+    messages = list(
+        await session.scalars(
+            insert(Message).returning(Message, sort_by_parameter_order=True),
+            [
+                {
+                    "ticket_id": draft.ticket.id,
+                    "author_kind": AuthorKind.AGENT,
+                    "agent_id": draft.actor.agent_id,
+                    "channel": draft.ticket.channel,
+                    "internal": draft.internal,
+                    "body_text": draft.body,
+                    "body_html": draft.html,
+                    "delivery_status": None if draft.internal else DeliveryStatus.PENDING,
+                    "created_at": now,
+                }
+                for draft in drafts
+            ],
         )
-        if ticket.first_response_at is None:
-            ticket.first_response_at = now
-    target = status or (Status.OPEN if ticket.status == Status.NEW and not internal else None)
-    if target and target != ticket.status:
-        await _change_status(session, actor, ticket, target)
-    ticket.updated_at = now
-    await session.flush()
-    emit(
-        session,
-        TICKETS_TOPIC,
-        ticket_event(
-            "message.created", ticket, message_id=message.id, author="agent", internal=internal
-        ),
     )
-    return message
+    replies = [(d, m) for d, m in zip(drafts, messages, strict=True) if not d.internal]
+    await enqueue_many(
+        session,
+        DELIVER_MESSAGE,
+        [
+            OutboxEntry(
+                {"message_id": message.id},
+                ticket_id=draft.ticket.id,
+                idempotency_key=f"message:{message.id}",
+            )
+            for draft, message in replies
+        ],
+    )
+    for draft, _ in replies:
+        if draft.ticket.first_response_at is None:
+            draft.ticket.first_response_at = now
+    for draft in drafts:
+        ticket = draft.ticket
+        first_reply = ticket.status == Status.NEW and not draft.internal
+        target = draft.status or (Status.OPEN if first_reply else None)
+        if target and target != ticket.status:
+            await _change_status(session, draft.actor, ticket, target)
+        ticket.updated_at = now
+    await session.flush()
+    for draft, message in zip(drafts, messages, strict=True):
+        emit(
+            session,
+            TICKETS_TOPIC,
+            ticket_event(
+                "message.created",
+                draft.ticket,
+                message_id=message.id,
+                author="agent",
+                internal=draft.internal,
+            ),
+        )
+    return messages
 
 
 async def _change_status(session: AsyncSession, actor: Actor, ticket: Ticket, target: str) -> None:

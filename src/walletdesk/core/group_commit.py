@@ -1,0 +1,92 @@
+"""Group commit: many small writes that arrive together share one transaction.
+
+A chat node under load receives hundreds of messages a second, each a few rows. Giving
+each its own transaction spends most of the time on BEGIN, COMMIT and statement
+overhead; a database's own log writer solves the same problem by letting everything
+that queued during one commit go out in the next. GroupCommit does that for the
+application: while one batch is being written, newcomers queue; the next transaction
+takes all of them. At low load a write goes alone and waits for nobody, so batching
+adds no latency; it grows only when the load does.
+
+If a batch fails, each of its items is written again alone, so one bad item fails only
+its own caller and the others still land.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from walletdesk.db import Database
+
+log = logging.getLogger(__name__)
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+WriteBatch = Callable[[AsyncSession, Sequence[Item]], Awaitable[Sequence[Result]]]
+
+
+class GroupCommit(Generic[Item, Result]):
+    """Queue `submit(item)` calls; write them in batches with `write_batch(session, items)`.
+
+    `write_batch` returns one result per item, in order, inside the caller-less transaction;
+    it must not commit. Results are handed back after the commit (and after its hooks).
+    """
+
+    def __init__(
+        self, db: Database, write_batch: WriteBatch[Item, Result], *, max_batch: int = 100
+    ) -> None:
+        self.db = db
+        self.write_batch = write_batch
+        self.max_batch = max_batch
+        self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        # Batch sizes written, for benchmarks and the operations page.
+        self.batches = 0
+        self.items = 0
+
+    async def submit(self, item: Item) -> Result:
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        # A caller that went away never reads its error; mark it read so it isn't logged.
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
+        self._pending.append((item, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain())
+        # The caller may be cancelled (its socket closed); the write still completes.
+        return await asyncio.shield(future)
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch = self._pending[: self.max_batch]
+            del self._pending[: self.max_batch]
+            await self._write(batch)
+
+    async def _write(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
+        items = [item for item, _ in batch]
+        try:
+            async with self.db.transaction() as session:
+                results = await self.write_batch(session, items)
+        except Exception as exc:
+            if len(batch) == 1:
+                if not batch[0][1].done():
+                    batch[0][1].set_exception(exc)
+                return
+            log.debug("a batch of %d failed; writing its items one by one", len(batch))
+            for one in batch:
+                await self._write([one])
+            return
+        self.batches += 1
+        self.items += len(batch)
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+    async def close(self) -> None:
+        """Finish what is queued (a node shutting down must not drop accepted messages)."""
+        if self._writer is not None:
+            await asyncio.shield(self._writer)
