@@ -14,6 +14,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
 
+from tests.channels.email.dnszone import loopback_dns
 from tests.conftest import unique
 from walletdesk.channels.email.adapter import EmailAdapter
 from walletdesk.channels.email.jobs import email_job_handlers
@@ -90,6 +91,8 @@ def make_settings(sink_port: int, **overrides: object) -> EmailSettings:
         "trusted_authserv_ids": TRUSTED_RELAY,
         "max_message_bytes": MAX_TEST_MESSAGE_BYTES,
         "autoreply_limit_per_hour": 3,
+        # Our own DKIM/DMARC check asks the loopback DNS server, never the internet.
+        "email_dns_servers": loopback_dns().servers,
     }
     values.update(overrides)
     return EmailSettings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]

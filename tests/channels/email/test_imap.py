@@ -9,9 +9,16 @@ import pytest
 from sqlalchemy import func, select, update
 
 from tests.channels.email import dovecot
-from tests.channels.email.conftest import make_settings, new_address, new_message_id, ticket_of
+from tests.channels.email.conftest import (
+    email_row,
+    make_settings,
+    new_address,
+    new_message_id,
+    ticket_of,
+)
+from tests.channels.email.dnszone import loopback_dns, rsa_key, sign
 from tests.channels.email.mail import text_email
-from tests.conftest import ON_CI
+from tests.conftest import ON_CI, unique
 from walletdesk.channels.email.adapter import EmailAdapter
 from walletdesk.channels.email.imap import ImapPoller
 from walletdesk.channels.email.models import EmailAutoReply, EmailMailbox
@@ -152,5 +159,28 @@ async def test_a_second_poller_keeps_off_a_mailbox_in_use(
         async with runtime.db.transaction() as session:
             await service.release_mailbox(session, holder.key, holder.poller_id)
         assert await other.poll_once() == 1
+    finally:
+        mailbox.close()
+
+
+async def test_polled_mail_gets_our_own_dkim_verdict(
+    runtime: Runtime, imap_server: dovecot.Dovecot
+) -> None:
+    """A hosted mailbox adds no Authentication-Results we trust: we check DKIM ourselves."""
+    folder = f"dkim-{new_address().split('@')[0]}"
+    mailbox = Mailbox(imap_server, folder)
+    settings = _settings(imap_server, folder)
+    runtime.channels.register(EmailAdapter(runtime, settings))
+    key, domain = rsa_key(), f"{unique('w')}.com.cn"
+    loopback_dns().publish(f"s1._domainkey.{domain}", key.record)
+    loopback_dns().publish(f"_dmarc.{domain}", "v=DMARC1; p=quarantine")
+    try:
+        good, forged = new_message_id(), new_message_id()
+        mailbox.deliver(sign(text_email(sender=f"a@{domain}", message_id=good), key, domain))
+        mailbox.deliver(text_email(sender=f"a@{domain}", message_id=forged))
+        assert await ImapPoller(runtime, settings).poll_once() == 2
+        signed, unsigned = await email_row(runtime, good), await email_row(runtime, forged)
+        assert (signed.dkim, signed.dmarc) == ("pass", "pass")
+        assert (unsigned.dkim, unsigned.dmarc) == ("none", "fail")
     finally:
         mailbox.close()

@@ -23,6 +23,7 @@ from walletdesk.channels.email.authresults import AuthVerdict, verdict_from_head
 from walletdesk.channels.email.jobs import enqueue_ack
 from walletdesk.channels.email.models import Direction
 from walletdesk.channels.email.parsing import ParsedEmail, parse_email
+from walletdesk.channels.email.senderauth import authenticate
 from walletdesk.channels.email.settings import EmailSettings, SupportAddress
 from walletdesk.core.actors import SYSTEM
 from walletdesk.core.channels import InboundMessage
@@ -98,13 +99,16 @@ async def receive(
     automatic = parsed.automatic or ("null return path" if envelope_from == "" else None)
     support = support_address_for(settings, [*recipients, *parsed.recipients])
 
-    thread = None
-    if parsed.thread_ids:
-        async with runtime.db.transaction() as session:
-            thread = await service.find_thread(session, parsed.thread_ids)
-    thread_key = thread.thread_root if thread else parsed.message_id
-    raw_key = await runtime.files.put(raw)
+    # Our DKIM/DMARC check waits on DNS: it runs while the email is stored.
+    relay = verdict_from_headers(parsed.authentication_results, settings.trusted_relays)
+    checking = asyncio.create_task(authenticate(settings, raw, address, relay))
     try:
+        thread = None
+        if parsed.thread_ids:
+            async with runtime.db.transaction() as session:
+                thread = await service.find_thread(session, parsed.thread_ids)
+        thread_key = thread.thread_root if thread else parsed.message_id
+        raw_key = await runtime.files.put(raw)
         result = await ingest(
             runtime.db,
             InboundMessage(
@@ -123,9 +127,13 @@ async def receive(
             files=runtime.files,
         )
     except InvalidInput as exc:
+        checking.cancel()
         raise Refused(550, f"5.6.0 cannot take this message: {exc}") from None
+    except BaseException:
+        checking.cancel()
+        raise
 
-    verdict = verdict_from_headers(parsed.authentication_results, settings.trusted_relays)
+    verdict = await checking
     async with runtime.db.transaction() as session:
         if result.duplicate and await service.is_known(session, parsed.message_id):
             return Received("duplicate", result.ticket_number, parsed.message_id)

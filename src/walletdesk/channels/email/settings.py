@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import Field, field_validator
@@ -94,6 +96,13 @@ class EmailSettings(BaseSettings):
     max_message_bytes: int = Field(default=DEFAULT_MAX_MESSAGE_BYTES, ge=1024)
     # authserv-ids of relays whose Authentication-Results header we believe (RFC 8601).
     trusted_authserv_ids: str = ""
+    # Our own DKIM and DMARC check: "auto" runs it unless a trusted relay reported DKIM or
+    # DMARC; "always" runs it even then (the relay's SPF still counts); "never" trusts the relay.
+    email_verify_dkim: Literal["auto", "always", "never"] = "auto"
+    # IP[:port] of the DNS resolvers that check asks, comma-separated; empty: the system's.
+    email_dns_servers: str = ""
+    # How long one email's check may wait on DNS in all; past it the verdict is "temperror".
+    email_dns_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
     @field_validator("smtp_listen")
     @classmethod
@@ -124,6 +133,21 @@ class EmailSettings(BaseSettings):
         if value.strip():
             parse_server_url(value, ("imap", "imaps"))
         return value.strip()
+
+    @field_validator("email_verify_dkim", mode="before")
+    @classmethod
+    def _lower_mode(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("email_dns_servers")
+    @classmethod
+    def _check_dns_servers(cls, value: str) -> str:
+        parse_dns_servers(value)
+        return value.strip()
+
+    @property
+    def dns_servers(self) -> tuple[tuple[str, int], ...]:
+        return parse_dns_servers(self.email_dns_servers)
 
     @property
     def listen(self) -> tuple[str, int] | None:
@@ -170,3 +194,28 @@ def parse_support_addresses(value: str) -> list[SupportAddress]:
         else:
             found.append(SupportAddress(address, team=target or None))
     return found
+
+
+def parse_dns_servers(value: str) -> tuple[tuple[str, int], ...]:
+    """`192.0.2.53, [2001:db8::53]:5353` → ((address, port), …); IP addresses, not names."""
+    found: list[tuple[str, int]] = []
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        host, port = item, "53"
+        if item.startswith("["):
+            host, _, rest = item[1:].partition("]")
+            port = rest.removeprefix(":") or "53"
+        elif item.count(":") == 1:
+            host, _, port = item.partition(":")
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(
+                f"{item!r}: give a resolver's IP address, e.g. 127.0.0.1 or [::1]:5353"
+            ) from None
+        if not port.isdigit() or not 0 < int(port) <= 65535:
+            raise ValueError(f"{item!r}: the port must be a number from 1 to 65535")
+        found.append((str(address), int(port)))
+    return tuple(found)
