@@ -29,21 +29,29 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 WriteBatch = Callable[[AsyncSession, Sequence[Item]], Awaitable[Sequence[Result]]]
+AfterBatch = Callable[[Sequence[Result]], Awaitable[None]]
 
 
 class GroupCommit(Generic[Item, Result]):
     """Queue `submit(item)` calls; write them in batches with `write_batch(session, items)`.
 
     `write_batch` returns one result per item, in order, inside the caller-less transaction;
-    it must not commit. Results are handed back after the commit (and after its hooks).
+    it must not commit. Results are handed back after the commit (and after its hooks), and
+    after `then(results)`, a follow-up step for the whole batch whose failure is only logged.
     """
 
     def __init__(
-        self, db: Database, write_batch: WriteBatch[Item, Result], *, max_batch: int = 100
+        self,
+        db: Database,
+        write_batch: WriteBatch[Item, Result],
+        *,
+        max_batch: int = 100,
+        then: AfterBatch[Result] | None = None,
     ) -> None:
         self.db = db
         self.write_batch = write_batch
         self.max_batch = max_batch
+        self.then = then
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._writer: asyncio.Task[None] | None = None
         # Batch sizes written, for benchmarks and the operations page.
@@ -82,6 +90,11 @@ class GroupCommit(Generic[Item, Result]):
             return
         self.batches += 1
         self.items += len(batch)
+        if self.then is not None:
+            try:
+                await self.then(results)
+            except Exception:
+                log.exception("the step after a committed batch failed")
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)

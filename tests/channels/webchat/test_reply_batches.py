@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.channels.webchat.conftest import ChatServer, SiteInfo, customer, online_agent
 from tests.conftest import AgentLogin, make_agent
+from walletdesk.channels.webchat.hubs import hub_of
 from walletdesk.channels.webchat.replies import Reply, ReplyDraft, post_replies
 from walletdesk.core.errors import NotFound, PermissionDenied
-from walletdesk.core.tickets.models import Message, Ticket
+from walletdesk.core.outbox.models import OutboxJob, OutboxStatus
+from walletdesk.core.outbox.worker import OutboxWorker
+from walletdesk.core.tickets.models import DeliveryStatus, Message, Ticket
+from walletdesk.runtime import outbox_handlers
 
 
 async def _accepted_chat(chat: ChatServer, site: SiteInfo, login: AgentLogin) -> str:
@@ -92,3 +98,62 @@ async def test_a_burst_of_replies_arrives_once_each_in_order(
             .where(Ticket.thread_key == pid, Message.author_kind == "agent")
         )
     assert stored == 30
+
+
+async def _reply_and_wait(chat: ChatServer, site: SiteInfo, login: AgentLogin) -> int:
+    agent, _ = await online_agent(chat, login)
+    client, welcome = await customer(chat, site, locale="zh-CN")
+    pid = welcome["conversation"]
+    await client.send(type="message", id="c1", text="账户被冻结了")
+    await client.expect("ack", id="c1")
+    await agent.send(type="accept", conversation=pid)
+    await agent.expect("conversation")
+    await agent.send(type="message", conversation=pid, id="a1", text="正在为您查询")
+    message_id = int((await agent.expect("ack", id="a1"))["message_id"])
+    await client.expect_message("正在为您查询")
+    await agent.close()
+    await client.close()
+    return message_id
+
+
+async def _delivery(chat: ChatServer, message_id: int) -> tuple[str | None, str | None]:
+    async with chat.runtime.db.transaction() as session:
+        status = await session.scalar(
+            select(Message.delivery_status).where(Message.id == message_id)
+        )
+        job = await session.scalar(
+            select(OutboxJob.status).where(OutboxJob.idempotency_key == f"message:{message_id}")
+        )
+    return status, job
+
+
+async def test_a_reply_pushed_live_needs_no_worker(
+    chat: ChatServer, site: SiteInfo, l1_agent: AgentLogin
+) -> None:
+    message_id = await _reply_and_wait(chat, site, l1_agent)
+    assert await _delivery(chat, message_id) == (DeliveryStatus.SENT, OutboxStatus.DONE)
+
+
+async def test_the_worker_delivers_a_reply_its_node_did_not_settle(
+    serve_chat: Callable[..., Awaitable[ChatServer]],
+    site: SiteInfo,
+    l1_agent: AgentLogin,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chat = await serve_chat(live_delivery_grace_seconds=0.3)
+
+    async def node_died(*_: object) -> None:
+        raise RuntimeError("the node went away before settling")
+
+    monkeypatch.setattr(hub_of(chat.app).replies, "then", node_died)
+    message_id = await _reply_and_wait(chat, site, l1_agent)
+    assert await _delivery(chat, message_id) == (DeliveryStatus.PENDING, OutboxStatus.PENDING)
+    worker = OutboxWorker(chat.runtime.db, outbox_handlers(chat.runtime))
+    await worker.run_once()  # within the node's grace: not this reply's turn yet
+    assert await _delivery(chat, message_id) == (DeliveryStatus.PENDING, OutboxStatus.PENDING)
+    await asyncio.sleep(0.4)
+    for _ in range(50):  # other tests' jobs may share the database and come first
+        await worker.run_once()
+        if (await _delivery(chat, message_id))[1] == OutboxStatus.DONE:
+            break
+    assert await _delivery(chat, message_id) == (DeliveryStatus.SENT, OutboxStatus.DONE)

@@ -42,6 +42,9 @@ class WebchatSettings(BaseSettings):
     default_handle_seconds: int = 300
     handle_time_sample: int = 50
     heartbeat_seconds: float = 20.0
+    # An agent's reply is pushed live by its node, which then marks its outbox job done; the
+    # worker delivers it only if that did not happen within this grace (the node died).
+    live_delivery_grace_seconds: float = 15.0
     heartbeat_stale_seconds: float = 60.0
     queue_refresh_seconds: float = 30.0
     # A signed identity may be valid for at most this long from now.

@@ -10,6 +10,7 @@ heartbeats fresh and pushes queue positions to the customers waiting on this nod
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
@@ -26,7 +27,12 @@ from walletdesk.channels.webchat.limits import IpLimits
 from walletdesk.channels.webchat.models import AgentHeartbeat
 from walletdesk.channels.webchat.protocol import CLOSE_GOING_AWAY, dumps
 from walletdesk.channels.webchat.queue import QueueFigures, agents_available, queue_figures
-from walletdesk.channels.webchat.replies import Reply, ReplyDraft, post_replies
+from walletdesk.channels.webchat.replies import (
+    Reply,
+    ReplyDraft,
+    post_replies,
+    settle_live_replies,
+)
 from walletdesk.channels.webchat.sites import SiteCache
 from walletdesk.core.errors import DomainError
 from walletdesk.core.events import Event
@@ -68,7 +74,9 @@ class ChatHub:
         )
         # Agents' chat messages, the same way.
         self.replies: GroupCommit[ReplyDraft, Reply | DomainError] = GroupCommit(
-            runtime.db, post_replies
+            runtime.db,
+            functools.partial(post_replies, live_grace=settings.live_delivery_grace_seconds),
+            then=functools.partial(settle_live_replies, runtime.db),
         )
 
     # --- life ----------------------------------------------------------------------------

@@ -24,10 +24,16 @@ from walletdesk.core.attachments.service import clean_filename, sniff_type, stor
 from walletdesk.core.attachments.storage import AttachmentStore
 from walletdesk.core.channels import Attachment as InboundFile
 from walletdesk.core.errors import Conflict, DomainError, InvalidInput, NotFound
+from walletdesk.core.outbox.service import settle
+from walletdesk.core.tickets.delivery import record_sent
 from walletdesk.core.tickets.models import Status, Ticket
 from walletdesk.core.tickets.queries import check_visible
-from walletdesk.core.tickets.service import AgentMessageDraft, post_agent_messages
-from walletdesk.db import insert_ignoring_conflicts
+from walletdesk.core.tickets.service import (
+    AgentMessageDraft,
+    delivery_job_key,
+    post_agent_messages,
+)
+from walletdesk.db import Database, insert_ignoring_conflicts
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +71,17 @@ async def post_reply(
 
 
 async def post_replies(
-    session: AsyncSession, drafts: Sequence[ReplyDraft], *, files: AttachmentStore | None = None
+    session: AsyncSession,
+    drafts: Sequence[ReplyDraft],
+    *,
+    files: AttachmentStore | None = None,
+    live_grace: float = 0.0,
 ) -> list[Reply | DomainError]:
-    """One result per draft, in order. Raises Conflict if a concurrent resend got in first."""
+    """One result per draft, in order. Raises Conflict if a concurrent resend got in first.
+
+    `live_grace`: the caller settles the replies' delivery itself after the commit (see
+    settle_live_replies), so the outbox holds them back that many seconds as a fallback.
+    """
     chats = await _chats_with_tickets(session, {draft.conversation for draft in drafts})
     earlier = await _earlier_copies(session, chats, drafts)
     results: list[Reply | DomainError | None] = []
@@ -96,6 +110,7 @@ async def post_replies(
                     draft.actor,
                     ticket,
                     draft.text.strip() or (draft.attachment.filename if draft.attachment else ""),
+                    deliver_after=live_grace,
                 )
                 for _, draft, _, ticket in to_post
             ],
@@ -230,3 +245,13 @@ async def _store_attachment(
         "type": sniff_type(upload.data),
         "size": len(upload.data),
     }
+
+
+async def settle_live_replies(db: Database, results: Sequence[Reply | DomainError]) -> None:
+    """After a batch's replies were published live: their delivery is done, no worker needed."""
+    fresh = [r.message_id for r in results if isinstance(r, Reply) and not r.duplicate]
+    if not fresh:
+        return
+    async with db.transaction() as session:
+        await settle(session, [delivery_job_key(message_id) for message_id in fresh])
+        await record_sent(session, fresh)

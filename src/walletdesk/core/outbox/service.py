@@ -28,6 +28,8 @@ class OutboxEntry:
     ticket_id: int | None = None
     idempotency_key: str | None = None
     max_attempts: int = 8
+    # Seconds before a worker may take it: the grace in which its node may settle it first.
+    delay: float = 0.0
 
 
 async def enqueue(
@@ -61,7 +63,7 @@ async def enqueue_many(session: AsyncSession, kind: str, entries: Sequence[Outbo
                 "status": OutboxStatus.PENDING,
                 "attempts": 0,
                 "max_attempts": entry.max_attempts,
-                "next_attempt_at": now,
+                "next_attempt_at": now + timedelta(seconds=entry.delay),
                 "created_at": now,
             }
             for entry in entries
@@ -135,6 +137,25 @@ async def _finish(session: AsyncSession, job: OutboxJob, worker_id: str, **value
         .values(**values)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def settle(session: AsyncSession, idempotency_keys: Sequence[str]) -> list[str]:
+    """Mark jobs done that their own node completed in the grace before any worker took them.
+
+    Returns the keys settled; a job a worker has claimed meanwhile is left to that worker.
+    """
+    if not idempotency_keys:
+        return []
+    rows = await session.execute(
+        update(OutboxJob)
+        .where(
+            OutboxJob.idempotency_key.in_(idempotency_keys),
+            OutboxJob.status == OutboxStatus.PENDING,
+        )
+        .values(status=OutboxStatus.DONE, done_at=utcnow(), last_error=None)
+        .returning(OutboxJob.idempotency_key)
+    )
+    return list(rows.scalars())
 
 
 async def mark_done(session: AsyncSession, job: OutboxJob, worker_id: str) -> bool:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,3 +68,37 @@ async def record_delivery(
                 ),
             )
     return ticket_id
+
+
+async def record_sent(session: AsyncSession, message_ids: Sequence[int]) -> None:
+    """Many replies delivered by their own node (a live chat): one statement for all.
+
+    Only replies still pending change: one a worker got to first keeps its own record.
+    """
+    if not message_ids:
+        return
+    sent = (
+        await session.execute(
+            update(Message)
+            .where(Message.id.in_(message_ids), Message.delivery_status == DeliveryStatus.PENDING)
+            .values(delivery_status=DeliveryStatus.SENT, delivery_error=None)
+            .returning(Message.id, Message.ticket_id)
+        )
+    ).all()
+    tickets = {
+        ticket.id: ticket
+        for ticket in await session.scalars(
+            select(Ticket).where(Ticket.id.in_({ticket_id for _, ticket_id in sent}))
+        )
+    }
+    for message_id, ticket_id in sent:
+        emit(
+            session,
+            TICKETS_TOPIC,
+            ticket_event(
+                "message.delivery",
+                tickets[ticket_id],
+                message_id=message_id,
+                delivery_status=DeliveryStatus.SENT,
+            ),
+        )

@@ -43,6 +43,11 @@ log = logging.getLogger(__name__)
 DELIVER_MESSAGE = "deliver_message"
 
 
+def delivery_job_key(message_id: int) -> str:
+    """The outbox key of a reply's delivery job: one job per reply, whoever enqueues it."""
+    return f"message:{message_id}"
+
+
 def ticket_event(kind: str, ticket: Ticket, **extra: Any) -> dict[str, Any]:
     return {
         "type": kind,
@@ -193,6 +198,9 @@ class AgentMessageDraft:
     internal: bool = False
     html: str | None = None
     status: str | None = None
+    # Seconds the outbox waits before delivering: a live chat delivers the reply itself
+    # right after the commit and settles the job; the worker is the fallback.
+    deliver_after: float = 0.0
 
 
 async def post_agent_message(
@@ -256,7 +264,8 @@ async def post_agent_messages(
             OutboxEntry(
                 {"message_id": message.id},
                 ticket_id=draft.ticket.id,
-                idempotency_key=f"message:{message.id}",
+                idempotency_key=delivery_job_key(message.id),
+                delay=draft.deliver_after,
             )
             for draft, message in replies
         ],
