@@ -43,7 +43,9 @@ def build_runtime(settings: Settings) -> Runtime:
     bus = make_event_bus(settings.redis_url)
     runtime = Runtime(
         settings=settings,
-        db=Database(settings.resolved_database_url, bus=bus),
+        db=Database(
+            settings.resolved_database_url, bus=bus, pool_pre_ping=settings.db_pool_pre_ping
+        ),
         bus=bus,
         files=LocalFileStore(settings.data_dir / "attachments"),
     )

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     # How long an API token's agent is remembered without asking the database again;
     # a revoked token or deactivated agent works that long. 0 checks on every request.
     api_token_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # Test each pooled PostgreSQL connection before use. It costs three round trips per
+    # transaction (a third of a chat message's); without it a database restart fails the
+    # requests in flight once (503 / SMTP 451 / chat "unavailable", all retried) and the
+    # pool is rebuilt. Turn it on where connections die silently (idle-killing proxies).
+    db_pool_pre_ping: bool = False
 
     @field_validator("secret_key")
     @classmethod
