@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from walletdesk.core.attachments.storage import AttachmentStore, LocalFileStore
 from walletdesk.core.channels import ChannelRegistry
 from walletdesk.core.events import EventBus, make_event_bus
+from walletdesk.core.ingest import IngestQueue
 from walletdesk.core.outbox.worker import JobHandler
 from walletdesk.db import Database
 from walletdesk.settings import Settings
@@ -30,8 +31,15 @@ class Runtime:
     job_handlers: dict[str, JobHandler] = field(default_factory=dict)
     node_services: list[NodeService] = field(default_factory=list)
     worker_tasks: list[WorkerTask] = field(default_factory=list)
+    # Where the busy channels (API, email, chat) hand in customers' messages: ingest() with
+    # group commit.
+    intake: IngestQueue = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.intake = IngestQueue(self.db, self.files)
 
     async def close(self) -> None:
+        await self.intake.close()
         await self.bus.close()
         await self.db.dispose()
 

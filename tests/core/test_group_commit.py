@@ -21,6 +21,7 @@ from walletdesk.core.tickets.appending import Appended, FollowUpDraft, append_fo
 from walletdesk.core.tickets.models import Message, Status, Ticket
 from walletdesk.core.tickets.service import TicketChanges, update_ticket
 from walletdesk.db import Database
+from walletdesk.runtime import Runtime
 
 
 async def _chat(db: Database) -> IngestResult:
@@ -181,3 +182,25 @@ async def test_a_batch_of_one_or_more_leaves_the_ticket_updated(db: Database, co
     async with db.transaction() as session:
         ticket = await session.get(Ticket, opened.ticket_id)
         assert ticket is not None and ticket.updated_at >= before
+
+
+async def test_the_node_intake_batches_and_still_stores_a_redelivery_once(
+    runtime: Runtime,
+) -> None:
+    senders = [SenderIdentity("email", f"{unique('c')}@example.cn") for _ in range(12)]
+    inbounds = [
+        InboundMessage(
+            channel="email",
+            external_id=unique("<m") + "@example.cn>",
+            sender=sender,
+            text="提现失败，钱被扣了",
+        )
+        for sender in senders
+    ]
+    results = await asyncio.gather(
+        *(runtime.intake.ingest(inbound) for inbound in [*inbounds, inbounds[3]])
+    )
+    assert sum(r.created_ticket for r in results) == 12
+    assert results[3].message_id == results[-1].message_id
+    assert results[-1].duplicate != results[3].duplicate  # one stored it, one found it
+    assert len({r.ticket_id for r in results}) == 12

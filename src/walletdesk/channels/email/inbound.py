@@ -31,7 +31,7 @@ from walletdesk.core.contacts.identities import normalize_email
 from walletdesk.core.contacts.models import ContactIdentity
 from walletdesk.core.contacts.service import SenderIdentity
 from walletdesk.core.errors import InvalidInput
-from walletdesk.core.ingest import IngestResult, ingest
+from walletdesk.core.ingest import IngestResult
 from walletdesk.core.tickets.delivery import record_delivery
 from walletdesk.core.tickets.models import Message, Ticket
 from walletdesk.core.tickets.service import post_agent_message
@@ -109,8 +109,7 @@ async def receive(
                 thread = await service.find_thread(session, parsed.thread_ids)
         thread_key = thread.thread_root if thread else parsed.message_id
         raw_key = await runtime.files.put(raw)
-        result = await ingest(
-            runtime.db,
+        result = await runtime.intake.ingest(
             InboundMessage(
                 channel="email",
                 external_id=parsed.message_id,
@@ -124,7 +123,6 @@ async def receive(
                 category=support.category if support else None,
                 team=support.team if support else None,
             ),
-            files=runtime.files,
         )
     except InvalidInput as exc:
         checking.cancel()

@@ -50,7 +50,6 @@ from walletdesk.core.channels import InboundMessage
 from walletdesk.core.contacts.identities import normalize_email
 from walletdesk.core.contacts.service import SenderIdentity
 from walletdesk.core.errors import DomainError, InvalidInput
-from walletdesk.core.ingest import ingest
 from walletdesk.core.tickets.appending import FollowUpDraft
 from walletdesk.core.tickets.numbers import find_ticket_numbers
 from walletdesk.security.shield import Shielded, shield_text
@@ -494,12 +493,7 @@ class CustomerChat(ChatConnection):
         )
         # The first message of a chat opens (or joins) its own thread's ticket even when it
         # quotes another ticket's number; later ones follow ingest's usual rules.
-        result = await ingest(
-            self.hub.runtime.db,
-            inbound,
-            open_new=self.ticket_id is None,
-            files=self.hub.runtime.files,
-        )
+        result = await self.hub.runtime.intake.ingest(inbound, open_new=self.ticket_id is None)
         if result.ticket_id != self.ticket_id:
             await self._record_ticket(result.ticket_id)
         if result.contact_id is not None and result.ticket_id == self.ticket_id:

@@ -13,7 +13,6 @@ from walletdesk.core.channels import InboundMessage
 from walletdesk.core.contacts.models import IdentityKind
 from walletdesk.core.contacts.service import SenderIdentity
 from walletdesk.core.errors import InvalidInput
-from walletdesk.core.ingest import ingest
 from walletdesk.core.tickets import queries, service
 from walletdesk.core.tickets.models import Status, Ticket
 from walletdesk.core.tickets.schemas import (
@@ -72,7 +71,7 @@ async def create_ticket(
         priority=body.priority,
         locale=body.locale,
     )
-    result = await ingest(runtime.db, inbound, open_new=True, submitted_by=actor)
+    result = await runtime.intake.ingest(inbound, open_new=True, submitted_by=actor)
     if result.ticket is not None and result.message is not None:
         # Answer from the rows just committed: a new ticket has no tags and one message.
         return TicketDetail(
