@@ -16,6 +16,7 @@ from walletdesk.console.routes import (
     contact,
     events,
     help_articles,
+    help_deflection,
     inbox,
     me,
     ticket,
@@ -53,6 +54,7 @@ def mount_console(app: FastAPI) -> None:
         me,
         events,
         help_articles,
+        help_deflection,
     ):
         app.include_router(module.router, include_in_schema=False)
     app.include_router(_fallback)

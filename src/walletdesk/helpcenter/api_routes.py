@@ -14,7 +14,7 @@ from walletdesk.core.errors import Conflict, InvalidInput, NotFound, PermissionD
 from walletdesk.db import utcnow
 from walletdesk.helpcenter import queries, service
 from walletdesk.helpcenter.models import LOCALES, ArticleStatus
-from walletdesk.helpcenter.ratelimit import RateLimiter
+from walletdesk.helpcenter.ratelimit import retry_after_for
 from walletdesk.helpcenter.rendering import render_markdown
 from walletdesk.helpcenter.schemas import (
     ArticleFields,
@@ -42,20 +42,9 @@ router = APIRouter(prefix="/api/v1/helpcenter", tags=["help center"])
 LocaleParam = Literal["zh-CN", "en"]
 
 
-def client_limiter(request: Request) -> RateLimiter | None:
-    state = request.app.state
-    if not hasattr(state, "helpcenter_limiter"):
-        state.helpcenter_limiter = RateLimiter.from_env()
-    limiter: RateLimiter | None = state.helpcenter_limiter
-    return limiter
-
-
 def rate_limited(request: Request) -> None:
     """Public endpoints answer 429 with Retry-After when one address sends too much."""
-    limiter = client_limiter(request)
-    if limiter is None:
-        return
-    wait = limiter.retry_after(request.client.host if request.client else "unknown")
+    wait = retry_after_for(request)
     if wait:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
@@ -111,7 +100,8 @@ async def suggest(
     locale: LocaleParam | None = None,
     limit: Annotated[int, Query(ge=1, le=5)] = 3,
 ) -> SuggestOut:
-    """Articles to offer before a conversation reaches an agent (the chat widget).
+    """Articles to offer before a question reaches an agent (for API clients; the chat
+    widget asks /webchat/api/suggestions, which runs the same suggestion function).
 
     Report what the customer did with them through POST /deflections with `suggestion_id`.
     """

@@ -7,6 +7,7 @@ and shows article bodies only as the sanitised HTML stored when they were saved.
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,11 +21,11 @@ from starlette.exceptions import HTTPException
 
 from walletdesk.core.errors import DomainError, NotFound
 from walletdesk.helpcenter import queries, service
-from walletdesk.helpcenter.api_routes import client_limiter
 from walletdesk.helpcenter.i18n import LANGUAGE_NAMES, STRINGS, preferred_locale
 from walletdesk.helpcenter.models import LOCALES
 from walletdesk.helpcenter.official_channels import load_official_channels
-from walletdesk.helpcenter.schemas import FeedbackIn
+from walletdesk.helpcenter.ratelimit import retry_after_for
+from walletdesk.helpcenter.schemas import SUGGESTION_ID_PATTERN, FeedbackIn
 from walletdesk.helpcenter.search.engine import MAX_QUERY_CHARS
 from walletdesk.helpcenter.search.holder import search_service
 from walletdesk.http.deps import RuntimeDep
@@ -40,6 +41,12 @@ STATIC = {
     "help.css": "text/css; charset=utf-8",
 }
 _static_cache: dict[str, bytes] = {}
+_SUGGESTION_ID = re.compile(SUGGESTION_ID_PATTERN)
+
+
+def _suggestion_id(value: str | None) -> str | None:
+    """The ?s= a suggested article's link carries (from the chat widget), if well-formed."""
+    return value if value and _SUGGESTION_ID.fullmatch(value) else None
 
 
 def _other(locale: str) -> str:
@@ -169,6 +176,7 @@ async def article(request: Request, locale: str, slug: str, runtime: RuntimeDep)
         category=found_category,
         related=[a for a, _ in related if a.id != found.id][:6],
         feedback=request.query_params.get("feedback"),
+        suggestion_id=_suggestion_id(request.query_params.get("s")),
     )
 
 
@@ -181,6 +189,7 @@ async def article_feedback(
     helpful: Annotated[str, Form(max_length=3)],
     csrf_token: Annotated[str, Form(max_length=100)] = "",
     comment: Annotated[str, Form(max_length=1000)] = "",
+    s: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     if wrong := _wrong_locale(request, locale):
         return wrong
@@ -190,16 +199,19 @@ async def article_feedback(
             request, "helpcenter/message.html", locale, status_code=403,
             message=STRINGS[locale]["csrf_failed"],
         )  # fmt: skip
-    limiter = client_limiter(request)
-    if limiter and limiter.retry_after(request.client.host if request.client else "unknown"):
+    if retry_after_for(request):
         return _page(
             request, "helpcenter/message.html", locale, status_code=429,
             message=STRINGS[locale]["rate_limited"],
         )  # fmt: skip
     data = FeedbackIn(slug=slug, locale=locale, helpful=helpful == "yes", comment=comment)
+    suggestion_id = _suggestion_id(s)
     try:
         async with runtime.db.transaction() as session:
-            await service.record_feedback(session, data)
+            found = await service.record_feedback(session, data)
+            if data.helpful and suggestion_id:
+                # Arrived from a suggestion: "this solved it" deflected the question too.
+                await service.record_solved_on_article(session, suggestion_id, found)
     except DomainError:
         return _not_found(request, locale)
     return RedirectResponse(
@@ -215,12 +227,11 @@ async def search_page(
         return wrong
     strings = STRINGS[locale]
     message, hits, status_code = "", [], 200
-    limiter = client_limiter(request)
     if not q.strip():
         message = strings["query_empty"]
     elif len(q) > MAX_QUERY_CHARS:
         message, status_code = strings["query_too_long"].format(limit=MAX_QUERY_CHARS), 422
-    elif limiter and limiter.retry_after(request.client.host if request.client else "unknown"):
+    elif retry_after_for(request):
         message, status_code = strings["rate_limited"], 429
     else:
         hits = await search_service(runtime.db).search(q, locale, 20)

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from starlette.requests import Request
+
 DEFAULT_PER_MINUTE = 120
 _MAX_CLIENTS = 50_000
 
@@ -59,3 +61,24 @@ class RateLimiter:
     def _forget_idle(self, now: float) -> None:
         full_after = self.capacity / self.per_second
         self._buckets = {k: b for k, b in self._buckets.items() if now - b.updated < full_after}
+
+
+def client_limiter(request: Request) -> RateLimiter | None:
+    """The app's one limiter for every public help-center endpoint (made on first use)."""
+    state = request.app.state
+    if not hasattr(state, "helpcenter_limiter"):
+        state.helpcenter_limiter = RateLimiter.from_env()
+    limiter: RateLimiter | None = state.helpcenter_limiter
+    return limiter
+
+
+def retry_after_for(request: Request) -> int:
+    """0 when the client's request may go ahead (and is counted), else seconds to wait.
+
+    Other modules' public endpoints that feed the help center (the chat widget's deflection
+    reports) call this, so one address has one budget across all of them.
+    """
+    limiter = client_limiter(request)
+    if limiter is None:
+        return 0
+    return limiter.retry_after(request.client.host if request.client else "unknown")

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from walletdesk.helpcenter.models import LOCALES, ArticleStatus, DeflectionOutcome
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+# An opaque id: the suggestion functions make uuid4 hex ids; channels only echo them back.
+SUGGESTION_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 Channel = Literal["web", "webchat", "email", "phone", "social", "api"]
 
 
@@ -155,7 +157,7 @@ class FeedbackIn(BaseModel):
 class DeflectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    suggestion_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    suggestion_id: str = Field(min_length=8, max_length=64, pattern=SUGGESTION_ID_PATTERN)
     outcome: DeflectionOutcome
     channel: Channel
     locale: str
@@ -169,17 +171,36 @@ class DeflectionIn(BaseModel):
 
 class ChannelDeflection(BaseModel):
     channel: str
-    suggested: int
+    suggested: int = Field(description="Questions that were shown suggested articles")
+    opened: int = Field(description="Of those, questions where the customer opened an article")
+    resolved: int = Field(
+        description="Of those, questions the customer said an article solved, without then "
+        "contacting support anyway (deflected)"
+    )
+    not_resolved: int = Field(description="Questions sent to support despite the suggestions")
+    rate: float = Field(description="resolved / suggested, 0 when nothing was suggested")
+
+
+class ArticleDeflection(BaseModel):
+    slug: str
+    locale: str
+    title: str
+    opened: int
     resolved: int
-    rate: float
 
 
 class DeflectionReport(BaseModel):
     since: datetime
+    until: datetime
     channels: list[ChannelDeflection]
     suggested: int
+    opened: int
     resolved: int
+    not_resolved: int
     rate: float
+    articles: list[ArticleDeflection] = Field(
+        description="The articles that solved the most questions, most first"
+    )
 
 
 class IndexStatus(BaseModel):

@@ -25,6 +25,7 @@ from walletdesk.helpcenter.models import (
     ArticleStatus,
     Category,
     DeflectionEvent,
+    DeflectionOutcome,
     IndexVersion,
     SimilarQuestion,
 )
@@ -300,7 +301,7 @@ async def add_similar_question(
     return True
 
 
-async def record_feedback(session: AsyncSession, data: FeedbackIn) -> None:
+async def record_feedback(session: AsyncSession, data: FeedbackIn) -> Article:
     """A reader's "Was this helpful?" answer; counted on the article for popularity."""
     article, _ = await get_article(session, data.locale, data.slug)
     session.add(
@@ -316,6 +317,7 @@ async def record_feedback(session: AsyncSession, data: FeedbackIn) -> None:
     await session.execute(
         update(Article).where(Article.id == article.id).values({counter: counter + 1})
     )
+    return article
 
 
 async def record_deflection(session: AsyncSession, data: DeflectionIn) -> None:
@@ -338,3 +340,35 @@ async def record_deflection(session: AsyncSession, data: DeflectionIn) -> None:
         )
     )
     await session.flush()
+
+
+async def record_solved_on_article(
+    session: AsyncSession, suggestion_id: str, article: Article
+) -> bool:
+    """The customer came to an article from a suggestion and said it solved the question.
+
+    Counts for the channel that showed the suggestion; False (nothing recorded) when no
+    channel reported that suggestion as shown, so a made-up id in a link counts for nothing.
+    """
+    channel = await session.scalar(
+        select(DeflectionEvent.channel)
+        .where(
+            DeflectionEvent.suggestion_id == suggestion_id,
+            DeflectionEvent.outcome == DeflectionOutcome.SHOWN,
+        )
+        .limit(1)
+    )
+    if channel is None:
+        return False
+    session.add(
+        DeflectionEvent(
+            suggestion_id=suggestion_id,
+            channel=channel,
+            locale=article.locale,
+            outcome=DeflectionOutcome.RESOLVED,
+            article_id=article.id,
+            created_at=utcnow(),
+        )
+    )
+    await session.flush()
+    return True

@@ -36,7 +36,7 @@ from walletdesk.channels.webchat.models import (
     ConversationTicket,
 )
 from walletdesk.channels.webchat.sites import Site
-from walletdesk.channels.webchat.suggestions import suggest
+from walletdesk.channels.webchat.suggestions import record_report, suggest
 from walletdesk.channels.webchat.templates import render_page
 from walletdesk.channels.webchat.uploads import checked_upload
 from walletdesk.core.attachments.models import Attachment
@@ -48,6 +48,7 @@ from walletdesk.core.contacts.service import SenderIdentity
 from walletdesk.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from walletdesk.core.ingest import IngestResult, ingest
 from walletdesk.core.tickets.models import Message
+from walletdesk.helpcenter.ratelimit import retry_after_for
 from walletdesk.http.errors import status_for
 from walletdesk.runtime import Runtime
 
@@ -422,7 +423,7 @@ async def suggestions(
     q: Annotated[str, Query(max_length=500)] = "",
     locale: Annotated[str, Query(max_length=10)] = "zh-CN",
 ) -> Response:
-    """Help-center articles matching what the customer is typing (empty until that module)."""
+    """Help-center articles matching what the customer is typing, with the set's id."""
     origin = request.headers.get("origin")
     try:
         the_site, origin = await _site_for_origin(request, site)
@@ -432,4 +433,26 @@ async def suggestions(
     if not hub.ip_limits.window(f"suggest:{_ip(request)}", 120).hit():
         return _answer({"suggestions": []}, origin=origin)
     found = await suggest(hub.runtime, the_site.key, q, "en" if locale == "en" else "zh-CN")
-    return _answer({"suggestions": found}, origin=origin)
+    return _answer(found, origin=origin)
+
+
+@router.options("/api/deflections", include_in_schema=False)
+async def deflection_preflight(request: Request) -> Response:
+    return _preflight(request)
+
+
+@router.post("/api/deflections")
+async def deflection(request: Request, site: Annotated[str, Query(max_length=40)]) -> Response:
+    """What the customer did with suggestions before a chat: shown, opened, solved, sent anyway."""
+    origin = request.headers.get("origin")
+    try:
+        _site, origin = await _site_for_origin(request, site)
+        # The help center's public limit: one budget per address with its own endpoints.
+        if wait := retry_after_for(request):
+            response = _answer({"error": "too many requests; retry later"}, 429, origin)
+            response.headers["Retry-After"] = str(wait)
+            return response
+        await record_report(hub_of(request.app).runtime, request)
+    except DomainError as exc:
+        return _refused(exc, origin)
+    return _answer({"status": "recorded"}, 201, origin)

@@ -48,7 +48,9 @@
       error: "出错了：{e}", star: "{n} 星", you: "您", originRefused: "此网站未被允许使用在线客服。",
       identityRefused: "无法验证您的登录身份，请刷新页面后重试。", agentJoined: "{name} 已接入",
       transcript: "把聊天记录发到我的邮箱", transcriptSend: "发送记录",
-      transcriptSent: "已发送到 {email}，请查收。", badEmail: "请填写有效的邮箱地址"
+      transcriptSent: "已发送到 {email}，请查收。", badEmail: "请填写有效的邮箱地址",
+      solved: "问题已解决", solvedLabel: "问题已解决：{title}",
+      solvedThanks: "很高兴帮到您！如果还有其他问题，随时在这里告诉我们。"
     },
     en: {
       title: "Live chat", open: "Open live chat", close: "Minimise", placeholder: "Type your question…",
@@ -73,7 +75,9 @@
       identityRefused: "Your sign-in could not be verified. Reload the page and try again.",
       agentJoined: "{name} joined", transcript: "Email me the transcript",
       transcriptSend: "Send transcript", transcriptSent: "Sent to {email}. Check your inbox.",
-      badEmail: "Please enter a valid email address"
+      badEmail: "Please enter a valid email address",
+      solved: "This solved it", solvedLabel: "This solved it: {title}",
+      solvedThanks: "Glad that helped! If anything else comes up, just type it here."
     }
   }[LOCALE];
 
@@ -153,7 +157,7 @@
   var root = host.attachShadow({ mode: "open" });
   var style = el("link");
   style.rel = "stylesheet";
-  style.href = BASE + "/webchat/static/widget.css?v=1";
+  style.href = BASE + "/webchat/static/widget.css?v=2";
   root.appendChild(style);
 
   var shell = el("div", "wd wd-" + POSITION);
@@ -198,6 +202,8 @@
   var typingLine = el("div", "wd-typing");
   typingLine.hidden = true;
   var suggestBox = el("div", "wd-suggest");
+  suggestBox.setAttribute("role", "group");
+  suggestBox.setAttribute("aria-label", t("suggestions"));
   suggestBox.hidden = true;
 
   var composer = el("form", "wd-composer");
@@ -733,6 +739,7 @@
     text = text.replace(/\s+$/, "");
     if (!text.trim()) return;
     if (text.length > state.limits.max_text_chars) { systemNote(t("tooLarge")); return; }
+    concludeOffer();
     var item = { id: newId(), text: text };
     state.pending.push(item);
     save();
@@ -758,28 +765,110 @@
     typingTimer = setTimeout(function () { sendTyping(false); }, 3000);
   }
 
+  // --- suggestions, and whether one answered the question before a chat started ------------
+  // One question is one id: the first set of suggestions shown while no chat is under way
+  // names it, until the customer says an article solved it or sends the message anyway.
+  // The help center counts these reports into the deflection rate (docs/helpcenter.md).
+  var offer = freshOffer();
+  function freshOffer() { return { id: null, locale: LOCALE, opened: {} }; }
+
+  function report(outcome, suggestion) {
+    if (!offer.id) return;
+    var body = { suggestion_id: offer.id, outcome: outcome, locale: offer.locale };
+    if (suggestion && suggestion.slug) {
+      body.slug = suggestion.slug;
+      body.locale = suggestion.locale || offer.locale;
+    }
+    fetch(BASE + "/webchat/api/deflections?site=" + encodeURIComponent(SITE), {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body)
+    }).catch(function () { /* a lost report costs a statistic, never the chat */ });
+  }
+
+  // The customer is starting a chat (a message or a file): suggestions did not answer it.
+  function concludeOffer() {
+    if (offer.id && state.status === "new") report("not_resolved");
+    offer = freshOffer();
+  }
+
+  // The article page asks "did this solve it?" too, and counts the answer for this question.
+  function withSuggestion(url, id) {
+    try {
+      var link = new URL(url);
+      link.searchParams.set("s", id);
+      return link.href;
+    } catch (e) { return url; }
+  }
+
+  function solvedBy(suggestion) {
+    report("resolved", suggestion);
+    offer = freshOffer();
+    stopSuggesting();
+    input.value = "";
+    sendTyping(false);
+    systemNote(t("solvedThanks"));
+    input.focus();
+  }
+
+  function suggestionRow(s, tracking) {
+    var row = el("div", "wd-suggest-item");
+    var link = el("a", "wd-suggest-link", s.title);
+    link.href = tracking && s.slug ? withSuggestion(s.url, offer.id) : s.url;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    if (tracking) {
+      var id = offer.id;
+      link.addEventListener("click", function () {
+        if (offer.id !== id || offer.opened[s.url]) return;
+        offer.opened[s.url] = true;
+        report("opened", s);
+      });
+    }
+    row.appendChild(link);
+    if (tracking) {
+      var solved = el("button", "wd-solved", t("solved"));
+      solved.type = "button";
+      solved.setAttribute("aria-label", t("solvedLabel", { title: s.title }));
+      solved.addEventListener("click", function () { solvedBy(s); });
+      row.appendChild(solved);
+    }
+    return row;
+  }
+
   var suggestTimer = null;
+  var suggestSeq = 0;  // answers to an older request than the latest are dropped
+  function stopSuggesting() {
+    clearTimeout(suggestTimer);
+    suggestSeq += 1;
+    suggestBox.hidden = true;
+    suggestBox.textContent = "";
+  }
+
   function suggest(text) {
     clearTimeout(suggestTimer);
+    var seq = ++suggestSeq;
     if (text.trim().length < 2) { suggestBox.hidden = true; return; }
     suggestTimer = setTimeout(function () {
       fetch(BASE + "/webchat/api/suggestions?site=" + encodeURIComponent(SITE) + "&locale=" + LOCALE +
         "&q=" + encodeURIComponent(text.slice(0, 200)))
         .then(function (r) { return r.ok ? r.json() : { suggestions: [] }; })
         .then(function (body) {
+          if (seq !== suggestSeq) return;
           var list = (body.suggestions || []).filter(function (s) { return /^https?:\/\//.test(s.url); });
           suggestBox.textContent = "";
           suggestBox.hidden = list.length === 0;
           if (!list.length) return;
+          // Only before a chat starts is there a chat to save; during one, links are enough.
+          var tracking = state.status === "new" && typeof body.suggestion_id === "string";
+          if (tracking && !offer.id) {
+            offer.id = body.suggestion_id;
+            offer.locale = list[0].locale || LOCALE;
+            report("shown");
+          }
           suggestBox.appendChild(el("span", "wd-suggest-title", t("suggestions")));
-          list.forEach(function (s) {
-            var link = el("a", "wd-suggest-link", s.title);
-            link.href = s.url;
-            link.target = "_blank";
-            link.rel = "noopener noreferrer";
-            suggestBox.appendChild(link);
-          });
-        }).catch(function () { suggestBox.hidden = true; });
+          list.forEach(function (s) { suggestBox.appendChild(suggestionRow(s, tracking)); });
+        }).catch(function () { if (seq === suggestSeq) suggestBox.hidden = true; });
     }, 400);
   }
 
@@ -788,6 +877,7 @@
       systemNote(t("fileTooLarge", { mb: Math.round(state.limits.max_attachment_bytes / 1048576) }));
       return;
     }
+    concludeOffer();
     var form = new FormData();
     var id = newId();
     form.append("token", state.token || "");
@@ -849,7 +939,7 @@
     event.preventDefault();
     sendText(input.value);
     input.value = "";
-    suggestBox.hidden = true;
+    stopSuggesting();
   });
   input.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
