@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 
 import pytest
@@ -361,3 +362,17 @@ async def test_the_acknowledgement_suggests_help_articles_that_may_answer(
     text = body.get_content()
     assert "这些帮助文章也许已经能解答您的问题" in text
     assert "https://desk.example/help/zh-CN/articles/" in text
+    # The links name the question, so "this solved it" on the article page counts for email.
+    link = re.search(r"https://desk\.example/help/zh-CN/articles/[\w-]+\?s=([\w-]+)", text)
+    assert link is not None
+    from walletdesk.helpcenter.models import DeflectionEvent
+
+    async with email_runtime.db.transaction() as session:
+        shown = (
+            await session.execute(
+                select(DeflectionEvent.channel, DeflectionEvent.outcome).where(
+                    DeflectionEvent.suggestion_id == link.group(1)
+                )
+            )
+        ).all()
+    assert shown == [("email", "shown")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -104,6 +105,8 @@ class SendAck:
 
     async def _articles(self, question: str, locale: str) -> list[tuple[str, str]]:
         """Help articles for the question, as (title, absolute link); none if search fails."""
+        from walletdesk.helpcenter.schemas import DeflectionIn
+        from walletdesk.helpcenter.service import record_deflection
         from walletdesk.helpcenter.suggest import article_path, suggest_articles
 
         try:
@@ -113,8 +116,28 @@ class SendAck:
         except Exception:  # deflection is a courtesy: the acknowledgement goes out regardless
             log.exception("help-center suggestions for an acknowledgement failed")
             return []
+        if not found.hits:
+            return []
+        try:
+            # Counted as one question in the deflection report; the `s` in each link lets
+            # the article page record "this solved it" for it.
+            async with self.runtime.db.transaction() as session:
+                await record_deflection(
+                    session,
+                    DeflectionIn(
+                        suggestion_id=found.suggestion_id,
+                        outcome="shown",
+                        channel="email",
+                        locale=found.locale,
+                    ),
+                )
+        except Exception:
+            log.exception("could not record the acknowledgement's suggestions as shown")
         base = self.runtime.settings.base_url.rstrip("/")
-        return [(hit.title, base + article_path(found.locale, hit.slug)) for hit in found.hits]
+        query = "?" + urlencode({"s": found.suggestion_id})
+        return [
+            (hit.title, base + article_path(found.locale, hit.slug) + query) for hit in found.hits
+        ]
 
     async def record(
         self,
