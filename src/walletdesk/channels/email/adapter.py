@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING
 
 from walletdesk.channels.email import service
 from walletdesk.channels.email.compose import OutgoingFile, build_reply, stable_message_id
+from walletdesk.channels.email.inbound import Received, StoredEmail, record_batch
 from walletdesk.channels.email.models import Direction
 from walletdesk.channels.email.settings import EmailSettings
 from walletdesk.channels.email.transport import send_email
 from walletdesk.core.attachments.service import attachments_of
 from walletdesk.core.channels import DeliveryResult, OutboundMessage, PermanentDeliveryError
+from walletdesk.core.group_commit import GroupCommit
 
 if TYPE_CHECKING:
     from walletdesk.runtime import Runtime
@@ -28,6 +30,8 @@ class EmailAdapter:
     def __init__(self, runtime: Runtime, settings: EmailSettings | None = None) -> None:
         self.runtime = runtime
         self.settings = settings or EmailSettings()
+        # The second step of received emails (inbound.py), many to a transaction.
+        self.recorder: GroupCommit[StoredEmail, Received] = GroupCommit(runtime.db, record_batch)
 
     async def send(self, message: OutboundMessage) -> DeliveryResult:
         to = message.recipients.get("email")

@@ -5,6 +5,8 @@ In-Reply-To/References; ingest (idempotent on the Message-ID); then, in a second
 transaction, remember the Message-ID and queue the acknowledgement. A crash between the
 two is repaired by the redelivery: ingest answers "duplicate", the mapping is missing,
 and the second step runs then; the acknowledgement's key is unique, so it goes out once.
+Both steps go through group commits on a busy node: emails received together share
+their transactions.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from walletdesk.core.contacts.identities import normalize_email
 from walletdesk.core.contacts.models import ContactIdentity
 from walletdesk.core.contacts.service import SenderIdentity
 from walletdesk.core.errors import InvalidInput
+from walletdesk.core.group_commit import GroupCommit
 from walletdesk.core.ingest import IngestResult
 from walletdesk.core.tickets.delivery import record_delivery
 from walletdesk.core.tickets.models import Message, Ticket
@@ -132,62 +135,120 @@ async def receive(
         raise
 
     verdict = await checking
+    return await _record(
+        runtime,
+        StoredEmail(
+            settings=settings,
+            parsed=parsed,
+            result=result,
+            verdict=verdict,
+            address=address,
+            automatic=automatic,
+            thread_key=thread_key,
+            raw_key=raw_key,
+            raw_size=len(raw),
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEmail:
+    """An email ingest() stored, waiting for its second step."""
+
+    settings: EmailSettings
+    parsed: ParsedEmail
+    result: IngestResult
+    verdict: AuthVerdict
+    address: str
+    automatic: str | None
+    thread_key: str
+    raw_key: str
+    raw_size: int
+
+
+async def _record(runtime: Runtime, intake: StoredEmail) -> Received:
+    # Through the node's group commit when the email channel is installed (SMTP and IMAP
+    # receive many at once), else in a transaction of its own.
+    adapter = runtime.channels.get("email")
+    recorder = getattr(adapter, "recorder", None)
+    if isinstance(recorder, GroupCommit):
+        return await recorder.submit(intake)  # type: ignore[no-any-return]
     async with runtime.db.transaction() as session:
-        if result.duplicate and await service.is_known(session, parsed.message_id):
-            return Received("duplicate", result.ticket_number, parsed.message_id)
+        return await _record_one(session, intake)
+
+
+async def record_batch(session: AsyncSession, intakes: Sequence[StoredEmail]) -> list[Received]:
+    """The second step of many emails in one transaction (the email adapter's group commit)."""
+    return [await _record_one(session, intake) for intake in intakes]
+
+
+async def _record_one(session: AsyncSession, intake: StoredEmail) -> Received:
+    """Remember the Message-ID and its authentication verdicts; queue the acknowledgement."""
+    parsed, result, address, settings = (
+        intake.parsed,
+        intake.result,
+        intake.address,
+        intake.settings,
+    )
+    verdict = intake.verdict
+    if result.duplicate and await service.is_known(session, parsed.message_id):
+        return Received("duplicate", result.ticket_number, parsed.message_id)
+    if result.ticket is not None:  # just stored: no need to read it back
+        channel, ticket_thread = result.ticket.channel, result.ticket.thread_key
+    else:
         channel, ticket_thread = (
             await session.execute(
                 select(Ticket.channel, Ticket.thread_key).where(Ticket.id == result.ticket_id)
             )
         ).one()
-        root = ticket_thread if channel == "email" and ticket_thread else thread_key
-        suspicious = verdict.failed and await _is_verified(session, address)
-        await service.record_email(
+    root = ticket_thread if channel == "email" and ticket_thread else intake.thread_key
+    suspicious = verdict.failed and await _is_verified(session, address)
+    await service.record_email(
+        session,
+        message_id_header=parsed.message_id,
+        ticket_id=result.ticket_id,
+        message_id=result.message_id,
+        direction=Direction.INBOUND,
+        thread_root=root,
+        raw_key=intake.raw_key,
+        raw_size=intake.raw_size,
+        full_text=parsed.full_text,
+        spf=verdict.spf,
+        dkim=verdict.dkim,
+        dmarc=verdict.dmarc,
+        auth_suspicious=suspicious,
+    )
+    if suspicious:
+        await _flag_unauthenticated(session, result.ticket_id, address, verdict)
+    acknowledged = False
+    if intake.automatic is None and settings.ack_enabled and await _opened_ticket(session, result):
+        acknowledged = await service.claim_auto_reply(
             session,
-            message_id_header=parsed.message_id,
+            in_reply_to=parsed.message_id,
+            recipient=address,
             ticket_id=result.ticket_id,
-            message_id=result.message_id,
-            direction=Direction.INBOUND,
-            thread_root=root,
-            raw_key=raw_key,
-            raw_size=len(raw),
-            full_text=parsed.full_text,
-            spf=verdict.spf,
-            dkim=verdict.dkim,
-            dmarc=verdict.dmarc,
-            auth_suspicious=suspicious,
+            limit=settings.autoreply_limit_per_hour,
         )
-        if suspicious:
-            await _flag_unauthenticated(session, result.ticket_id, address, verdict)
-        acknowledged = False
-        if automatic is None and settings.ack_enabled and await _opened_ticket(session, result):
-            acknowledged = await service.claim_auto_reply(
+        if acknowledged:
+            await enqueue_ack(
                 session,
-                in_reply_to=parsed.message_id,
-                recipient=address,
                 ticket_id=result.ticket_id,
-                limit=settings.autoreply_limit_per_hour,
+                ticket_number=result.ticket_number,
+                to=address,
+                to_name=parsed.from_name,
+                subject=parsed.subject,
+                locale=parsed.locale,
+                in_reply_to=parsed.message_id,
+                references=[*parsed.references, parsed.message_id][-20:],
+                thread_root=root,
+                key=f"email-ack:{parsed.message_id}"[:80],
             )
-            if acknowledged:
-                await enqueue_ack(
-                    session,
-                    ticket_id=result.ticket_id,
-                    ticket_number=result.ticket_number,
-                    to=address,
-                    to_name=parsed.from_name,
-                    subject=parsed.subject,
-                    locale=parsed.locale,
-                    in_reply_to=parsed.message_id,
-                    references=[*parsed.references, parsed.message_id][-20:],
-                    thread_root=root,
-                    key=f"email-ack:{parsed.message_id}"[:80],
-                )
     return Received(
         "duplicate" if result.duplicate else "stored",
         result.ticket_number,
         parsed.message_id,
         acknowledged=acknowledged,
-        detail=automatic or "",
+        detail=intake.automatic or "",
     )
 
 
