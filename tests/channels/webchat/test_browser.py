@@ -71,7 +71,7 @@ async def wallet_site() -> AsyncIterator[tuple[FastAPI, str]]:
     await task
 
 
-def _watch(page: Page, problems: list[str]) -> None:
+def watch(page: Page, problems: list[str]) -> None:
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.on(
         "response",
@@ -104,7 +104,7 @@ async def test_customer_and_agent_chat_in_real_browsers(
     # The agent signs in and goes online in the chat workspace.
     agent_context = await browser.new_context(viewport={"width": 1280, "height": 800})
     agent = await agent_context.new_page()
-    _watch(agent, problems)
+    watch(agent, problems)
     await agent.goto(f"{chat.url}/console/chat/")
     await agent.fill("input[name=email]", login.agent.email)
     await agent.fill("input[name=password]", login.password)
@@ -118,7 +118,7 @@ async def test_customer_and_agent_chat_in_real_browsers(
         viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
     )
     customer = await customer_context.new_page()
-    _watch(customer, problems)
+    watch(customer, problems)
     await customer.goto(host_url)
     launcher = customer.locator("#walletdesk-chat .wd-launcher")
     await expect(launcher).to_be_visible()
@@ -215,7 +215,7 @@ async def test_reload_keeps_the_conversation_and_offline_form(
     problems: list[str] = []
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     page = await context.new_page()
-    _watch(page, problems)
+    watch(page, problems)
     await page.goto(host_url)
     await page.locator("#walletdesk-chat .wd-launcher").click()
     # Nobody is online: the widget says so and offers to leave a message.

@@ -6,65 +6,23 @@ reads it in the console."""
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from tests.channels.webchat.conftest import ChatServer, make_site, online_agent
-from tests.channels.webchat.test_browser import CHROMIUM, CHROMIUM_ARGS, HOST_PAGE
+from tests.channels.webchat.test_browser import HOST_PAGE, browser, wallet_site, watch  # noqa: F401 (fixtures)
 from tests.conftest import make_agent
 from tests.helpcenter.conftest import make_article
 from tests.helpcenter.test_search_api import word
 from walletdesk.db import Database, utcnow
 from walletdesk.helpcenter import queries
 from walletdesk.helpcenter.schemas import ChannelDeflection, DeflectionReport
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        await browser.close()
-
-
-@pytest.fixture
-async def wallet_site() -> AsyncIterator[tuple[FastAPI, str]]:
-    """The wallet's website, on its own origin."""
-    app = FastAPI()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    yield app, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
-
-
-def watch(page: Page, problems: list[str]) -> None:
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on(
-        "response",
-        lambda r: (
-            problems.append(f"{r.status} {r.url}")
-            if r.status >= 400 and not r.url.endswith("/favicon.ico")
-            else None
-        ),
-    )
 
 
 async def webchat_report(
@@ -85,8 +43,8 @@ async def webchat_report(
 async def test_a_suggested_article_solves_the_question(
     chat: ChatServer,
     db: Database,
-    browser: Browser,
-    wallet_site: tuple[FastAPI, str],
+    browser: Browser,  # noqa: F811
+    wallet_site: tuple[FastAPI, str],  # noqa: F811
     test_output_dir: Path,
 ) -> None:
     host_app, host_url = wallet_site
