@@ -29,14 +29,16 @@ from walletdesk.channels.webchat.connection import (
     drain_disconnect,
     flooding_error,
 )
-from walletdesk.channels.webchat.customer_ws import client_ip, domain_error, unavailable
 from walletdesk.channels.webchat.history import conversation_messages
 from walletdesk.channels.webchat.limits import TokenBucket, WindowCounter
 from walletdesk.channels.webchat.protocol import (
     CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHORIZED,
     ProtocolError,
+    client_ip,
+    domain_error,
     parse_frame,
+    unavailable,
 )
 from walletdesk.channels.webchat.replies import ReplyDraft
 from walletdesk.core.actors import Actor

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,9 +28,7 @@ from walletdesk.channels.webchat.identity import (
     IdentityRejected,
     Resume,
     new_public_id,
-    read_resume_token,
     resume_token,
-    verify_identity,
 )
 from walletdesk.channels.webchat.limits import TokenBucket, WindowCounter
 from walletdesk.channels.webchat.models import ConversationStatus
@@ -42,12 +39,15 @@ from walletdesk.channels.webchat.protocol import (
     CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHORIZED,
     ProtocolError,
+    client_ip,
+    domain_error,
     parse_frame,
+    unavailable,
 )
-from walletdesk.channels.webchat.queue import QueueFigures, agents_available, queue_figures
+from walletdesk.channels.webchat.queue import QueueFigures
 from walletdesk.channels.webchat.sites import Site
+from walletdesk.channels.webchat.welcome import identify, read_chat
 from walletdesk.core.channels import InboundMessage
-from walletdesk.core.contacts.identities import normalize_email
 from walletdesk.core.contacts.service import SenderIdentity
 from walletdesk.core.errors import DomainError, InvalidInput
 from walletdesk.core.tickets.appending import FollowUpDraft
@@ -58,41 +58,6 @@ if TYPE_CHECKING:
     from walletdesk.channels.webchat.hub import ChatHub
 
 log = logging.getLogger(__name__)
-
-LOCALES = ("zh-CN", "en")
-
-
-def client_ip(websocket: WebSocket) -> str:
-    return websocket.client.host if websocket.client else "unknown"
-
-
-def _locale(value: str | None) -> str | None:
-    if not value:
-        return None
-    lowered = value.lower()
-    if lowered.startswith("zh"):
-        return "zh-CN"
-    if lowered.startswith("en"):
-        return "en"
-    return None
-
-
-def unavailable(ref: str | None) -> ProtocolError:
-    """The database could not be reached in time: nothing was changed, try again."""
-    return ProtocolError(
-        "unavailable", "the server could not store this now; resend it", ref=ref, retry_after=2.0
-    )
-
-
-def domain_error(exc: DomainError, ref: str | None = None) -> ProtocolError:
-    code = {
-        "NotFound": "not_found",
-        "PermissionDenied": "forbidden",
-        "Conflict": "conflict",
-        "InvalidInput": "bad_field",
-    }.get(type(exc).__name__, "refused")
-    field = exc.field if isinstance(exc, InvalidInput) else None
-    return ProtocolError(code, str(exc), ref=ref, field=field)
 
 
 class CustomerChat(ChatConnection):
@@ -222,80 +187,34 @@ class CustomerChat(ChatConnection):
 
     async def _welcome(self, hello: frames.Hello) -> bool:
         secret_key = self.hub.runtime.settings.resolved_secret_key()
-        user_id: str | None = None
-        name = ""
-        if hello.identity is not None:
-            ident = hello.identity
-            try:
-                verify_identity(
-                    self.site.identity_secret,
-                    ident.user_id,
-                    ident.expires,
-                    ident.signature,
-                    max_lifetime=self.settings.identity_max_lifetime_seconds,
-                )
-            except IdentityRejected as exc:
-                self.fail(
-                    ProtocolError(exc.code, exc.message, fatal=True, close_code=CLOSE_UNAUTHORIZED)
-                )
-                return False
-            user_id, name = ident.user_id, (ident.name or "").strip()
-            if ident.email:
-                try:
-                    email = normalize_email(ident.email)
-                    self.also_known_as = (SenderIdentity("email", email, name),)
-                except InvalidInput:
-                    pass  # an email the wallet sent badly does not stop the chat
-        resume = read_resume_token(secret_key, hello.token) if hello.token else None
-        # Another site's or another user's conversation is never shown: a shared phone whose
-        # previous user logged out starts afresh.
-        if resume is None or resume.site_id != self.site.id or resume.user_id != user_id:
-            resume = Resume(new_public_id(), self.site.id, secrets.token_urlsafe(12), user_id)
-        self.resume = resume
-        self.conversation = resume.conversation
-        self.sender = (
-            SenderIdentity("wallet", user_id, name, verified=True)
-            if user_id
-            else SenderIdentity("webchat", resume.visitor)
-        )
-        self.locale = _locale(hello.locale)
+        try:
+            visitor = identify(self.site, self.settings, secret_key, hello)
+        except IdentityRejected as exc:
+            self.fail(
+                ProtocolError(exc.code, exc.message, fatal=True, close_code=CLOSE_UNAUTHORIZED)
+            )
+            return False
+        self.resume = visitor.resume
+        self.conversation = visitor.resume.conversation
+        self.sender = visitor.sender
+        self.also_known_as = visitor.also_known_as
+        self.locale = visitor.locale
         # Registered before the state is read: what happens meanwhile is held, not lost.
         self.hub.add_customer(self)
-        self.send(await self._state(hello.last_seen_id, resume, secret_key))
+        self.send(await self._state(hello.last_seen_id, visitor.resume, secret_key))
         return True
 
     async def _state(self, after: int, resume: Resume, secret_key: str) -> dict[str, Any]:
-        figures: QueueFigures | None = None
-        rating = None
-        agent = None
-        history: list[dict[str, Any]] = []
-        more = False
-        read = (0, 0)
         self.contact_id = None
-        async with self.hub.runtime.db.transaction() as session:
-            conversation = await service.find(session, resume.conversation)
-            if conversation is not None:
-                self.status = conversation.status
-                self.tier = conversation.tier
-                self.ticket_id = conversation.ticket_id
-                summary = (await views.chat_summaries(session, [conversation]))[0]
-                self.ticket_number = summary["ticket"]
-                agent = summary["agent"] or None
-                rating = conversation.rating
-                read = (conversation.customer_read_id, conversation.agent_read_id)
-                history, more = await conversation_messages(
-                    session, conversation, after=after, limit=self.settings.history_limit
-                )
-            else:
-                self.status, self.tier, self.ticket_id, self.ticket_number = "new", 1, None, None
-            if self.status in ("new", "waiting"):
-                figures = await queue_figures(session, self.tier, self.settings)
-                online = figures.agents_online > 0
-            else:
-                online = await agents_available(session, 1, self.settings) > 0
+        state = await read_chat(
+            self.hub.runtime.db, self.settings, resume.conversation, after=after
+        )
+        self.status, self.tier = state.status, state.tier
+        self.ticket_id, self.ticket_number = state.ticket_id, state.ticket_number
+        figures, history = state.figures, state.history
         for message in history:
             self.first_delivery(int(message["id"]))
-        self._online = online and self.site.is_open()
+        self._online = state.agents_online and self.site.is_open()
         frame: dict[str, Any] = {
             "type": "welcome",
             "conversation": resume.conversation,
@@ -303,12 +222,12 @@ class CustomerChat(ChatConnection):
             "verified": self.sender.verified,
             "status": self.status,
             "ticket": self.ticket_number,
-            "agent": agent,
-            "rating": rating,
-            "customer_read_id": read[0],
-            "agent_read_id": read[1],
+            "agent": state.agent,
+            "rating": state.rating,
+            "customer_read_id": state.customer_read_id,
+            "agent_read_id": state.agent_read_id,
             "history": history,
-            "more": more,
+            "more": state.more,
             "online": self._online,
             "open": self.site.is_open(),
             "queue": figures.frame(resume.conversation) if figures else None,

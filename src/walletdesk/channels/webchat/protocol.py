@@ -11,8 +11,10 @@ import json
 from typing import Any
 
 from pydantic import ValidationError
+from starlette.websockets import WebSocket
 
 from walletdesk.channels.webchat.frames import Frame
+from walletdesk.core.errors import DomainError, InvalidInput
 
 # Close codes (4000-4999 are the application's; see docs/webchat-protocol.md).
 CLOSE_NORMAL = 1000
@@ -95,3 +97,26 @@ def parse_frame(raw: str, registry: dict[str, type[Frame]], *, max_bytes: int) -
 
 def dumps(frame: dict[str, Any]) -> str:
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def client_ip(websocket: WebSocket) -> str:
+    return websocket.client.host if websocket.client else "unknown"
+
+
+def unavailable(ref: str | None) -> ProtocolError:
+    """The database could not be reached in time: nothing was changed, try again."""
+    return ProtocolError(
+        "unavailable", "the server could not store this now; resend it", ref=ref, retry_after=2.0
+    )
+
+
+def domain_error(exc: DomainError, ref: str | None = None) -> ProtocolError:
+    """A refusal of the domain (not found, forbidden, bad field) as the protocol's error."""
+    code = {
+        "NotFound": "not_found",
+        "PermissionDenied": "forbidden",
+        "Conflict": "conflict",
+        "InvalidInput": "bad_field",
+    }.get(type(exc).__name__, "refused")
+    field = exc.field if isinstance(exc, InvalidInput) else None
+    return ProtocolError(code, str(exc), ref=ref, field=field)
