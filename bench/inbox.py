@@ -50,6 +50,15 @@ from walletdesk.migrate import upgrade_async
 
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1/walletdesk_bench_1m"
 LIMIT_MS = 50.0
+# Searches besides _corpus's three words: Chinese words are often two characters, and an
+# index of trigrams needs another way for texts shorter than three.
+MORE_WORDS = {
+    "two_some": "红包",  # 红包退回时间: about 2 % of subjects
+    "two_none": "冲正",  # in no subject
+    "one_none": "镑",  # in no subject
+    "long_common": "转账未到账",  # 14 %
+    "some": "order 1",  # the order numbers of one template that begin with 1: about 1 %
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +186,27 @@ async def build_queries(db: Database) -> list[InboxQuery]:
             agent,
             InboxFilter(status="active", q=_corpus.RARE_SUBJECT_WORD),
         ),
+        InboxQuery(
+            "supervisor: assignee=<L1 agent>, any status",
+            boss,
+            InboxFilter(assignee_id=l1.id),
+        ),
+        InboxQuery(
+            "L1 agent: assignee=me, status=new", agent, InboxFilter(status="new", assignee_id=l1.id)
+        ),
+    ]
+    # Shorter and longer texts than the three words above, each a different way through the
+    # SQLite search (bench/README.md): how common each is, is printed before the table.
+    queries += [
+        InboxQuery(f"{who}: q={text} ({what})", actor, InboxFilter(q=text, status=status))
+        for who, actor, status, text, what in [
+            ("L1 agent", agent, "active", _corpus.COMMON_SUBJECT_WORD, "common, active"),
+            ("supervisor", boss, None, MORE_WORDS["two_some"], "2 chars, 2 %"),
+            ("supervisor", boss, None, MORE_WORDS["two_none"], "2 chars, in none"),
+            ("supervisor", boss, None, MORE_WORDS["one_none"], "1 char, in none"),
+            ("supervisor", boss, None, MORE_WORDS["long_common"], "5 chars, common"),
+            ("supervisor", boss, None, MORE_WORDS["some"], "3+ chars, 1 %"),
+        ]
     ]
     # Pages 2 and 20 of the default inbox, reached by following the cursors.
     cursor = None
@@ -283,7 +313,12 @@ async def match_counts(db: Database) -> str:
     """How many tickets each subject word matches, and how many are active: context for q=."""
     async with db.engine.connect() as conn:
         parts = []
-        for word in (_corpus.COMMON_SUBJECT_WORD, _corpus.RARE_SUBJECT_WORD):
+        for word in (
+            _corpus.COMMON_SUBJECT_WORD,
+            _corpus.RARE_SUBJECT_WORD,
+            MORE_WORDS["two_some"],
+            MORE_WORDS["some"],
+        ):
             n = (
                 await conn.execute(
                     select(func.count())

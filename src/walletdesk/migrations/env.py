@@ -22,10 +22,24 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fa
 
 
 # Made by hand in migrations because the models cannot say them for one dialect only.
-_HAND_MADE = {"ix_tickets_subject_trgm"}
+_HAND_MADE = {"ix_tickets_subject_trgm", "ix_tickets_assignee_updated"}
+# SQLite's FTS5 index of ticket subjects (0008), its vocabulary table and the shadow tables
+# FTS5 keeps its data in (tickets_subject_fts_data, _idx, _config).
+_HAND_MADE_TABLE_PREFIXES = ("tickets_subject_fts", "tickets_subject_terms")
+
+
+def _hand_made_table(name: str | None) -> bool:
+    return name is not None and name.startswith(_HAND_MADE_TABLE_PREFIXES)
+
+
+def _include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    # Before reflection: SQLAlchemy need not read virtual tables it could not describe.
+    return not (type_ == "table" and _hand_made_table(name))
 
 
 def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, other: Any) -> bool:
+    if type_ == "table":
+        return not _hand_made_table(name)
     return not (type_ == "index" and name in _HAND_MADE)
 
 
@@ -34,6 +48,7 @@ def _run(connection: Connection) -> None:
         connection=connection,
         target_metadata=metadata,
         render_item=_render_item,
+        include_name=_include_name,
         include_object=_include_object,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.core.actors import Actor
 from walletdesk.core.errors import InvalidInput, NotFound, PermissionDenied
-from walletdesk.core.tickets import numbers
+from walletdesk.core.tickets import numbers, search
 from walletdesk.core.tickets.models import (
     ACTIVE_STATUSES,
     AuthorKind,
@@ -156,29 +156,36 @@ async def list_tickets(
         query = query.where(Ticket.assignee_id.is_(None))
     elif filters.assignee_id is not None:
         query = query.where(Ticket.assignee_id == filters.assignee_id)
-    if filters.q:
-        term = filters.q.strip()
-        number = numbers.normalize(term)
-        if numbers.is_valid(number):
-            query = query.where(Ticket.number == number)
-        else:
-            # Anything else searches subjects as typed: "2024-01" or "500元", not "202401".
-            escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            query = query.where(Ticket.subject.ilike(f"%{escaped}%", escape="\\"))
-            if session.get_bind().dialect.name == "postgresql":
-                # asyncpg prepares statements, and after five runs PostgreSQL may keep a
-                # generic plan that guesses how common "a word" is; a subject search must be
-                # planned for its actual word to use the trigram index well.
-                await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-    if cursor:
-        stamp, ticket_id = decode_cursor(cursor)
+    after = decode_cursor(cursor) if cursor else None
+    if after:
         # One row-value comparison, which both databases seek in the (updated_at, id) index.
-        query = query.where(tuple_(Ticket.updated_at, Ticket.id) < tuple_(stamp, ticket_id))
-    query = query.order_by(Ticket.updated_at.desc(), Ticket.id.desc()).limit(limit + 1)
-    rows = (await session.scalars(query)).all()
+        query = query.where(tuple_(Ticket.updated_at, Ticket.id) < tuple_(*after))
+    term = (filters.q or "").strip()
+    number = numbers.normalize(term)
+    if term and numbers.is_valid(number):
+        query = query.where(Ticket.number == number)
+        term = ""
+    if "\x00" in term:
+        # No subject can hold it (PostgreSQL text cannot); and asyncpg would refuse to send it.
+        return InboxPage([], None)
+    if not term:
+        rows = await _newest(session, query, limit + 1)
+    elif session.get_bind().dialect.name == "sqlite":
+        rows = await search.search_page(session, query, term, limit + 1)
+    else:
+        # asyncpg prepares statements, and after five runs PostgreSQL may keep a generic plan
+        # that guesses how common "a word" is; a subject search must be planned for its
+        # actual word to use the trigram index well.
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        # Subjects as typed: "2024-01" or "500元", not "202401".
+        rows = await _newest(session, query.where(search.subject_like(term)), limit + 1)
     has_more = len(rows) > limit
     page = rows[:limit]
     return InboxPage(page, encode_cursor(page[-1]) if has_more and page else None)
+
+
+async def _newest(session: AsyncSession, query: Select[Ticket], fetch: int) -> Sequence[Ticket]:
+    return (await session.scalars(query.order_by(*search.NEWEST_FIRST).limit(fetch))).all()
 
 
 async def tickets_of_contact(
