@@ -142,7 +142,7 @@ def serve(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     uvicorn.run(
-        "walletdesk.app:create_app",
+        "walletdesk.app:create_served_app",
         factory=True,
         host=host,
         port=port,

@@ -36,8 +36,9 @@ class GroupCommit(Generic[Item, Result]):
     """Queue `submit(item)` calls; write them in batches with `write_batch(session, items)`.
 
     `write_batch` returns one result per item, in order, inside the caller-less transaction;
-    it must not commit. Results are handed back after the commit (and after its hooks), and
-    after `then(results)`, a follow-up step for the whole batch whose failure is only logged.
+    it must not commit. Results are handed back after the commit (and after its hooks);
+    then `then(results)` runs, a follow-up step for the whole batch whose failure is only
+    logged, beside the next batch.
     """
 
     def __init__(
@@ -54,6 +55,7 @@ class GroupCommit(Generic[Item, Result]):
         self.then = then
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._afters: set[asyncio.Task[None]] = set()
         # Batch sizes written, for benchmarks and the operations page.
         self.batches = 0
         self.items = 0
@@ -90,16 +92,25 @@ class GroupCommit(Generic[Item, Result]):
             return
         self.batches += 1
         self.items += len(batch)
-        if self.then is not None:
-            try:
-                await self.then(results)
-            except Exception:
-                log.exception("the step after a committed batch failed")
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
+        if self.then is not None:
+            # Beside the next batch, not before it: the callers already have their answers.
+            task = asyncio.create_task(self._after(results))
+            self._afters.add(task)
+            task.add_done_callback(self._afters.discard)
+
+    async def _after(self, results: Sequence[Result]) -> None:
+        assert self.then is not None
+        try:
+            await self.then(results)
+        except Exception:
+            log.exception("the step after a committed batch failed")
 
     async def close(self) -> None:
         """Finish what is queued (a node shutting down must not drop accepted messages)."""
         if self._writer is not None:
             await asyncio.shield(self._writer)
+        if self._afters:
+            await asyncio.gather(*self._afters)

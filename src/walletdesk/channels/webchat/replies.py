@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import Table, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.channels.webchat import events
@@ -209,8 +209,9 @@ async def _remember_client_ids(
     posted: Sequence[tuple[int, ReplyDraft, Conversation, Ticket]],
     message_ids: Sequence[int],
 ) -> None:
+    table = cast(Table, AgentChatMessage.__table__)  # plain Core, not the ORM's bulk INSERT
     rows = await session.execute(
-        insert_ignoring_conflicts(session, AgentChatMessage).returning(AgentChatMessage.id),
+        insert_ignoring_conflicts(session, table).returning(table.c.id),
         [
             {
                 "conversation_id": conversation.id,

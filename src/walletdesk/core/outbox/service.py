@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import Table, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.core.events import emit
@@ -17,6 +17,9 @@ from walletdesk.core.outbox.models import OutboxJob, OutboxStatus
 from walletdesk.db import utcnow
 
 OUTBOX_TOPIC = "outbox"
+
+# The table, for the hot batch statements: plain Core, without the ORM's bulk machinery.
+JOBS = cast(Table, OutboxJob.__table__)
 
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 3600.0
@@ -53,7 +56,7 @@ async def enqueue_many(session: AsyncSession, kind: str, entries: Sequence[Outbo
         return
     now = utcnow()
     await session.execute(
-        insert(OutboxJob),
+        insert(JOBS),
         [
             {
                 "kind": kind,
@@ -147,13 +150,10 @@ async def settle(session: AsyncSession, idempotency_keys: Sequence[str]) -> list
     if not idempotency_keys:
         return []
     rows = await session.execute(
-        update(OutboxJob)
-        .where(
-            OutboxJob.idempotency_key.in_(idempotency_keys),
-            OutboxJob.status == OutboxStatus.PENDING,
-        )
+        update(JOBS)
+        .where(JOBS.c.idempotency_key.in_(idempotency_keys), JOBS.c.status == OutboxStatus.PENDING)
         .values(status=OutboxStatus.DONE, done_at=utcnow(), last_error=None)
-        .returning(OutboxJob.idempotency_key)
+        .returning(JOBS.c.idempotency_key)
     )
     return list(rows.scalars())
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.core.events import TICKETS_TOPIC, emit
@@ -23,6 +24,8 @@ from walletdesk.core.tickets.lifecycle import status_after_customer_message
 from walletdesk.core.tickets.models import AuthorKind, Message, Ticket
 from walletdesk.core.tickets.service import ticket_event, wake_for_customer
 from walletdesk.db import insert_ignoring_conflicts, utcnow
+
+MESSAGES = cast(Table, Message.__table__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -77,12 +77,16 @@ async def record_sent(session: AsyncSession, message_ids: Sequence[int]) -> None
     """
     if not message_ids:
         return
+    messages = cast(Table, Message.__table__)  # plain Core, not the ORM's bulk UPDATE
     sent = (
         await session.execute(
-            update(Message)
-            .where(Message.id.in_(message_ids), Message.delivery_status == DeliveryStatus.PENDING)
+            update(messages)
+            .where(
+                messages.c.id.in_(message_ids),
+                messages.c.delivery_status == DeliveryStatus.PENDING,
+            )
             .values(delivery_status=DeliveryStatus.SENT, delivery_error=None)
-            .returning(Message.id, Message.ticket_id)
+            .returning(messages.c.id, messages.c.ticket_id)
         )
     ).all()
     tickets = {
