@@ -27,19 +27,12 @@ import re
 import time
 from pathlib import Path
 
-import numpy as np
 from _support import Latencies, machine_notes, table
 
 from walletdesk.helpcenter.rendering import plain_text, render_markdown
 from walletdesk.helpcenter.search.documents import SearchDoc
 from walletdesk.helpcenter.search.engine import SearchEngine
-from walletdesk.helpcenter.search.semantic import (
-    MAX_CLASSIFIER_ARTICLES,
-    Classifier,
-    Embedder,
-    SemanticIndex,
-    texts_of,
-)
+from walletdesk.helpcenter.search.semantic import Embedder, SemanticIndex, texts_of
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "src" / "walletdesk" / "helpcenter" / "content" / "default_articles.jsonl"
@@ -102,13 +95,10 @@ def semantic_stage(
         if not embed_all:
             # Synthetic titles carry a "(n)" suffix: use the vector of the shipped title.
             texts = [re.sub(r" \(\d+\)$", "", t) for t in texts]
+        # As in production: the projection is fitted on these vectors, and a locale of more
+        # than MAX_CLASSIFIER_ARTICLES articles gets no classifier.
         matrix = embedder.texts(texts)
-        # Above MAX_CLASSIFIER_ARTICLES a locale has no classifier, as in production.
-        classifier = None
-        if len(index.docs) <= MAX_CLASSIFIER_ARTICLES:
-            labels = np.repeat(np.arange(len(index.docs)), counts)
-            classifier = Classifier.train(matrix, labels)
-        result[locale] = SemanticIndex(matrix, np.asarray(counts, dtype=np.int64), classifier)
+        result[locale] = SemanticIndex.from_vectors(matrix, counts)
     return result
 
 

@@ -11,21 +11,33 @@ import numpy.typing as npt
 
 from walletdesk.helpcenter.search.analysis import Analyzer, get_analyzer
 from walletdesk.helpcenter.search.documents import AnalysedDoc, SearchDoc, analyse
-from walletdesk.helpcenter.search.lexical import LexicalIndex
+from walletdesk.helpcenter.search.lexical import LexicalIndex, QueryTerm
 from walletdesk.helpcenter.search.semantic import SemanticIndex
 from walletdesk.helpcenter.search.snippet import Matcher, highlight
 
 LEXICAL_CANDIDATES = 50
 FUSED_CANDIDATES = 64
-# Fusion weights (logit units), chosen on Banking77 and the wallet set: see docs/helpcenter.md.
-NEIGHBOUR_WEIGHT = 20.0
-LEXICAL_WEIGHT = 2.0
+# Up to this many articles in a locale, every article competes in the fusion (its signals
+# cost a few matrix products); above it, only those the words matched or whose meaning is
+# close (SEMANTIC_FLOOR) do, so a big help center answers an odd query with few results.
+RANK_ALL_ARTICLES = 1000
 # e5 query–query similarities live in a narrow band; below this a text is unrelated.
 SEMANTIC_FLOOR = 0.80
 MAX_QUERY_CHARS = 500
 MIN_RELATIVE_SCORE = 0.15
 # Fused scores are probabilities, peaked on the best article: a lower bar keeps runners-up.
 MIN_RELATIVE_PROBABILITY = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class Fusion:
+    """Weights of the signals, in logit units. Tuned on half of the Banking77 queries and
+    checked on the other half and on the wallet set: see docs/helpcenter.md."""
+
+    classifier: float = 0.5
+    related: float = 5.0
+    neighbours: float = 40.0
+    lexical: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +55,11 @@ class SearchEngine:
         self,
         lexical: dict[str, LexicalIndex],
         semantic: dict[str, SemanticIndex] | None = None,
+        fusion: Fusion | None = None,
     ) -> None:
         self.lexical = lexical
         self.semantic = semantic or {}
+        self.fusion = fusion or Fusion()
 
     @classmethod
     def build(
@@ -71,10 +85,25 @@ class SearchEngine:
         return get_analyzer()
 
     def with_semantic(self, semantic: dict[str, SemanticIndex]) -> SearchEngine:
-        return SearchEngine(self.lexical, semantic)
+        return SearchEngine(self.lexical, semantic, self.fusion)
 
     def has_semantic(self, locale: str) -> bool:
         return locale in self.semantic
+
+    def wants_vector(self, query: str, locale: str) -> bool:
+        """Whether the semantic stage would use this query's vector (worth embedding it)."""
+        index = self.lexical.get(locale)
+        query = query[:MAX_QUERY_CHARS]
+        if index is None or locale not in self.semantic or not query.strip():
+            return False
+        return self._readable(query, index.query_terms(query))
+
+    def _readable(self, query: str, terms: list[QueryTerm]) -> bool:
+        """False for a query without any word (emoji only) or with only pinyin, which the
+        model reads as noise: its meaning would be a guess, its words are not."""
+        return bool(self.analyzer.terms(query)) and not (
+            terms and all(t.from_pinyin for t in terms)
+        )
 
     def search(
         self,
@@ -89,9 +118,23 @@ class SearchEngine:
             return []
         terms = index.query_terms(query)
         lexical = {s.index: s.score for s in index.score(terms, max(limit, LEXICAL_CANDIDATES))}
+        if query_vector is not None and not self._readable(query, terms):
+            query_vector = None
+        ranked = self.rank(locale, lexical, query_vector)
+        matcher = Matcher(t.surfaces | index.analyzer.surfaces(t.term) for t in terms)
+        return [self._hit(index, i, score, matcher) for i, score in ranked[:limit]]
+
+    def rank(
+        self,
+        locale: str,
+        lexical: dict[int, float],
+        query_vector: npt.NDArray[np.float32] | None = None,
+    ) -> list[tuple[int, float]]:
+        """Articles (positions in the locale's index) best first, from their lexical scores
+        and, when the locale has its semantic stage, the query's vector."""
         semantic = self.semantic.get(locale)
         relative = MIN_RELATIVE_SCORE
-        if query_vector is not None and semantic is not None and self.analyzer.terms(query):
+        if query_vector is not None and semantic is not None:
             ranked = self._fuse(lexical, semantic, query_vector)
             relative = MIN_RELATIVE_PROBABILITY
         else:
@@ -100,28 +143,35 @@ class SearchEngine:
             # Weak matches far below the best one are noise to a reader (and to a chat widget).
             floor = ranked[0][1] * relative
             ranked = [(i, score) for i, score in ranked if score >= floor]
-        matcher = Matcher(t.surfaces | index.analyzer.surfaces(t.term) for t in terms)
-        return [self._hit(index, i, score, matcher) for i, score in ranked[:limit]]
+        return ranked
 
-    @staticmethod
     def _fuse(
-        lexical: dict[int, float], semantic: SemanticIndex, query_vector: npt.NDArray[np.float32]
+        self,
+        lexical: dict[int, float],
+        semantic: SemanticIndex,
+        query_vector: npt.NDArray[np.float32],
     ) -> list[tuple[int, float]]:
-        """One score from three signals, as logits: the classifier's, the nearest
-        neighbours' similarity and the lexical score relative to the best one. Articles
-        join when words matched or when their meaning is close; scores are probabilities."""
-        neighbours = semantic.neighbours(query_vector)
+        """One score from four signals, as logits over the locale's articles: the
+        classifier's, the projected similarity, the nearest neighbours' similarity and the
+        lexical score relative to the best one. Scores are probabilities."""
+        signals = semantic.signals(query_vector)
         words = np.zeros(semantic.size, dtype=np.float32)
         if lexical:
             top = max(lexical.values()) or 1.0
             for i, score in lexical.items():
                 words[i] = score / top
-        logits = NEIGHBOUR_WEIGHT * neighbours + LEXICAL_WEIGHT * words
-        if semantic.classifier is not None:
-            logits += semantic.classifier.logits(query_vector)
-        candidates = np.flatnonzero((words > 0) | (neighbours >= SEMANTIC_FLOOR))
-        if candidates.size == 0:
-            return []
+        close = signals.neighbours >= SEMANTIC_FLOOR
+        if not lexical and not close.any():
+            return []  # nothing the words matched, nothing near in meaning: unrelated
+        weights = self.fusion
+        logits = weights.neighbours * signals.neighbours + weights.lexical * words
+        logits += weights.related * signals.related
+        if signals.classifier is not None:
+            logits += weights.classifier * signals.classifier
+        if semantic.size <= RANK_ALL_ARTICLES:
+            candidates = np.arange(semantic.size)
+        else:
+            candidates = np.flatnonzero((words > 0) | close)
         if candidates.size > FUSED_CANDIDATES:
             # Only the head matters; the tail's share of the probability is negligible.
             head = np.argpartition(-logits[candidates], FUSED_CANDIDATES - 1)

@@ -132,7 +132,7 @@ class SearchService:
     async def search(self, query: str, locale: str, limit: int = 10) -> list[Hit]:
         engine = await self.engine()
         vector = None
-        if engine.has_semantic(locale) and engine.analyzer.terms(query[:500]):
+        if engine.wants_vector(query, locale):
             vector = await asyncio.to_thread(Embedder.shared().query, query[:500])
         return engine.search(query, locale, limit, query_vector=vector)
 

@@ -38,6 +38,8 @@ class QueryTerm:
     weight: float
     # Folded strings to highlight for this term (the words typed, or what a typo meant).
     surfaces: frozenset[str] = field(default_factory=frozenset)
+    # Read from pinyin typed for the word, not from the word itself.
+    from_pinyin: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +96,12 @@ class LexicalIndex:
         analyzer = self.analyzer
         wanted: dict[str, QueryTerm] = {}
 
-        def want(term: str, weight: float, *surfaces: str) -> None:
+        def want(term: str, weight: float, *surfaces: str, pinyin: bool = False) -> None:
             known = wanted.get(term)
             merged = frozenset(surfaces) | (known.surfaces if known else frozenset())
-            wanted[term] = QueryTerm(term, max(weight, known.weight if known else 0.0), merged)
+            pinyin = pinyin and (known is None or known.from_pinyin)
+            best = max(weight, known.weight if known else 0.0)
+            wanted[term] = QueryTerm(term, best, merged, pinyin)
 
         consumed: set[str] = set()
         for run in analyzer.latin_runs(text):
@@ -106,7 +110,7 @@ class LexicalIndex:
                 for length in range(min(4, len(run) - i), 1, -1):
                     joined = "".join(run[i : i + length])
                     if joined in self.pinyin and joined not in self.postings:
-                        want(self.pinyin[joined], PINYIN_WEIGHT, self.pinyin[joined])
+                        want(self.pinyin[joined], PINYIN_WEIGHT, self.pinyin[joined], pinyin=True)
                         consumed.update(run[i : i + length])
                         i += length - 1
                         break
@@ -119,7 +123,7 @@ class LexicalIndex:
             elif not is_latin(term) or word in consumed:
                 continue
             elif word in self.pinyin:
-                want(self.pinyin[word], PINYIN_WEIGHT, self.pinyin[word])
+                want(self.pinyin[word], PINYIN_WEIGHT, self.pinyin[word], pinyin=True)
             else:
                 self._fuzzy(term, want)
         return list(wanted.values())

@@ -1,0 +1,362 @@
+"""Ranking ablation and fusion-weight search for the help center, in-process, on cached vectors.
+
+    uv run python bench/search_tune.py             # the ablation table (Banking77 + wallet set)
+    uv run python bench/search_tune.py --search    # search the fusion weights on the tuning half
+
+Banking77 (training split only; CC BY 4.0, Casanueva et al. 2020): each of the 77 intents is
+an article whose similar questions are its first 10 examples, as in search_eval.py. Its
+other 9,233 examples are queries, split per intent into two halves by position: even ones
+are the *tuning* half (weights and constants were chosen on it), odd ones the *held-out*
+half (never used for a choice). The wallet set (bench/search/eval_queries.jsonl over the
+shipped articles, both locales) is a check that nothing regressed.
+
+Every text's e5 vector is computed once and kept in a cache file (--cache), so a rerun takes
+seconds; the first run embeds ~11,000 texts (10-20 minutes on a busy 2-core machine).
+What is timed elsewhere (search_latency.py) is not measured here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from _support import machine_notes, table
+from search_eval import (
+    BANKING77,
+    DEFAULT_CORPUS,
+    EVAL_QUERIES,
+    banking77_corpus,
+    read_jsonl,
+    tuning_half,
+)
+
+import walletdesk.helpcenter.search.engine as engine_module
+from walletdesk.helpcenter.rendering import plain_text, render_markdown
+from walletdesk.helpcenter.search.documents import SearchDoc
+from walletdesk.helpcenter.search.engine import LEXICAL_CANDIDATES, Fusion, SearchEngine
+from walletdesk.helpcenter.search.semantic import Embedder, SemanticIndex, texts_of
+
+Matrix = npt.NDArray[np.float32]
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "walletdesk"
+
+
+class Vectors:
+    """e5 "query:" vectors by text, kept in an .npz file between runs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.known: dict[str, Matrix] = {}
+        if path.exists():
+            with np.load(path, allow_pickle=False) as data:
+                self.known = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
+
+    def of(self, texts: Sequence[str]) -> Matrix:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.known]
+        if missing:
+            print(f"embedding {len(missing):,} texts not in {self.path} …", flush=True)
+            for start in range(0, len(missing), 512):
+                chunk = missing[start : start + 512]
+                self.known.update(zip(chunk, Embedder.shared().texts(chunk), strict=True))
+                self.save()
+        return np.stack([self.known[t] for t in texts])
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        texts = list(self.known)
+        vectors = np.stack([self.known[t] for t in texts])
+        np.savez(self.path, texts=np.array(texts), vectors=vectors)
+
+
+@dataclass
+class Dataset:
+    name: str
+    locale: str
+    engine: SearchEngine
+    queries: list[str]
+    relevant: list[set[int]]  # positions in the locale's index
+    tune: npt.NDArray[np.bool_]
+    lexical: list[dict[int, float]]
+    vectors: Matrix
+    matrix: Matrix  # the article texts' vectors, grouped by article
+    counts: npt.NDArray[np.int64]
+    readable: list[bool] | None = None  # whether the engine would embed the query
+
+    @classmethod
+    def make(
+        cls,
+        name: str,
+        docs: list[SearchDoc],
+        queries: list[tuple[str, set[str]]],
+        tune: Sequence[bool],
+        vectors: Vectors,
+    ) -> Dataset:
+        engine = SearchEngine.build(docs)
+        locale = docs[0].locale
+        index = engine.lexical[locale]
+        position = {doc.slug: i for i, doc in enumerate(index.docs)}
+        lexical = []
+        for text, _ in queries:
+            scored = index.score(index.query_terms(text[:500]), LEXICAL_CANDIDATES)
+            lexical.append({s.index: s.score for s in scored})
+        texts: list[str] = []
+        counts = []
+        for doc in index.docs:
+            own = texts_of(doc) or [doc.slug]
+            texts += own
+            counts.append(len(own))
+        return cls(
+            name, locale, engine, [q for q, _ in queries],
+            [{position[s] for s in slugs if s in position} for _, slugs in queries],
+            np.asarray(tune, dtype=bool), lexical,
+            vectors.of([q[:1000] for q, _ in queries]), vectors.of(texts),
+            np.asarray(counts, dtype=np.int64),
+        )  # fmt: skip
+
+    def semantic(self, *, projection: bool = True, classify: bool = True) -> SemanticIndex:
+        if not projection:
+            return SemanticIndex(self.matrix, self.counts, classify=classify)
+        return SemanticIndex.from_vectors(self.matrix, self.counts, classify=classify)
+
+
+def banking77(vectors: Vectors) -> Dataset:
+    articles, queries = banking77_corpus(BANKING77)
+    docs = [doc_of(i, a) for i, a in enumerate(articles)]
+    pairs = [(text, {slug}) for text, slug in queries]
+    return Dataset.make("Banking77", docs, pairs, tuning_half(queries), vectors)
+
+
+def wallet(vectors: Vectors) -> list[Dataset]:
+    articles = read_jsonl(DEFAULT_CORPUS)
+    queries = read_jsonl(EVAL_QUERIES)
+    result = []
+    for locale in sorted({str(a["locale"]) for a in articles}):
+        docs = [doc_of(i, a) for i, a in enumerate(articles) if a["locale"] == locale]
+        mine = [(str(q["query"]), set(q["relevant"])) for q in queries if q["locale"] == locale]  # type: ignore[call-overload]
+        result.append(Dataset.make(f"wallet {locale}", docs, mine, [True] * len(mine), vectors))
+    return result
+
+
+def doc_of(i: int, article: dict[str, object]) -> SearchDoc:
+    return SearchDoc(
+        article_id=i + 1, revision=1, slug=str(article["slug"]), locale=str(article["locale"]),
+        title=str(article["title"]), body_text=plain_text(render_markdown(str(article["body"]))),
+        category=str(article.get("category", "")),
+        keywords=tuple(article.get("keywords", ())),  # type: ignore[call-overload]
+        questions=tuple(article.get("questions", ())),  # type: ignore[call-overload]
+    )  # fmt: skip
+
+
+# --- scoring ------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    ranks: npt.NDArray[np.float64]  # rank of the first relevant article, inf when not in top 10
+
+    def figures(self, mask: npt.NDArray[np.bool_] | None = None) -> tuple[float, float, float]:
+        r = self.ranks if mask is None else self.ranks[mask]
+        return float((r == 1).mean()), float((r <= 3).mean()), float((1 / r).mean())
+
+
+def rank_of(order: Sequence[int], relevant: set[int]) -> float:
+    return next((k for k, i in enumerate(order[:10], 1) if i in relevant), np.inf)
+
+
+def through_engine(data: Dataset, engine: SearchEngine) -> Result:
+    if data.readable is None and engine.has_semantic(data.locale):
+        data.readable = [engine.wants_vector(q, data.locale) for q in data.queries]
+    ranks = []
+    for n, (lexical, relevant) in enumerate(zip(data.lexical, data.relevant, strict=True)):
+        vector = data.vectors[n] if data.readable and data.readable[n] else None
+        ranks.append(rank_of([i for i, _ in engine.rank(data.locale, lexical, vector)], relevant))
+    return Result(np.asarray(ranks, dtype=np.float64))
+
+
+def by_scores(data: Dataset, score: Callable[[int], Matrix]) -> Result:
+    """Rank by a score array per query (ties go against the relevant article)."""
+    ranks = []
+    for n, relevant in enumerate(data.relevant):
+        s = score(n)
+        best = max(s[i] for i in relevant)
+        ranks.append(float((s >= best).sum() - (len(relevant) - 1)) if s.any() else np.inf)
+    r = np.asarray(ranks)
+    r[r > 10] = np.inf
+    return Result(r)
+
+
+def signals(data: Dataset, semantic: SemanticIndex) -> dict[str, Matrix]:
+    """Every signal the fusion adds, per query and article."""
+    out: dict[str, list[Matrix]] = {"neighbours": [], "related": [], "classifier": [], "words": []}
+    for lexical, vector in zip(data.lexical, data.vectors, strict=True):
+        found = semantic.signals(vector)
+        assert found.classifier is not None
+        out["neighbours"].append(found.neighbours)
+        out["related"].append(found.related)
+        out["classifier"].append(found.classifier)
+        words = np.zeros(semantic.size, dtype=np.float32)
+        top = max(lexical.values(), default=1.0) or 1.0
+        for i, value in lexical.items():
+            words[i] = value / top
+        out["words"].append(words)
+    return {k: np.stack(v) for k, v in out.items()}
+
+
+def single_signal_rows(data: Dataset, semantic: SemanticIndex) -> list[tuple[str, Result]]:
+    sims = data.vectors @ data.matrix.T
+    starts = semantic.starts
+    found = signals(data, semantic)
+    centroids = np.add.reduceat(data.matrix, starts) / data.counts[:, None]
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+
+    def knn(n: int, k: int = 10, tau: float = 0.02) -> Matrix:
+        top = np.argsort(-sims[n])[:k]
+        votes = np.zeros(semantic.size, dtype=np.float32)
+        owners = np.repeat(np.arange(semantic.size), data.counts)[top]
+        np.add.at(votes, owners, np.exp((sims[n, top] - sims[n, top[0]]) / tau))
+        return votes
+
+    def rrf(n: int) -> Matrix:
+        total = np.zeros(semantic.size, dtype=np.float32)
+        for name in ("classifier", "related", "neighbours", "words"):
+            values = found[name][n]
+            order = np.argsort(-values, kind="stable")
+            contribution = np.zeros(semantic.size, dtype=np.float32)
+            contribution[order] = 1 / (60 + np.arange(1, semantic.size + 1))
+            if name == "words":
+                contribution[values == 0] = 0
+            total += contribution
+        return total
+
+    return [
+        ("lexical alone (BM25F)", by_scores(data, lambda n: found["words"][n])),
+        ("e5 max-sim: best text of each article", by_scores(
+            data, lambda n: np.maximum.reduceat(sims[n], starts))),
+        ("e5 mean of the two best texts (neighbours)", by_scores(
+            data, lambda n: found["neighbours"][n])),
+        ("e5 cosine to the article's mean vector", by_scores(
+            data, lambda n: data.vectors[n] @ centroids.T)),
+        ("e5 kNN vote (10 nearest texts)", by_scores(data, knn)),
+        ("projected soft-max over texts (related)", by_scores(
+            data, lambda n: found["related"][n])),
+        ("classifier on projected vectors", by_scores(data, lambda n: found["classifier"][n])),
+        ("reciprocal-rank fusion of the four", by_scores(data, rrf)),
+    ]  # fmt: skip
+
+
+def engine_rows(data: Dataset, semantic: SemanticIndex) -> list[tuple[str, Result]]:
+    lexical = SearchEngine(data.engine.lexical)
+    base = Fusion()
+
+    def run(fusion: Fusion, index: SemanticIndex = semantic) -> Result:
+        return through_engine(data, SearchEngine(lexical.lexical, {data.locale: index}, fusion))
+
+    rows = [("lexical only (engine)", through_engine(data, lexical)),
+            ("full engine: classifier + related + neighbours + lexical", run(base)),
+            ("  without lexical", run(replace(base, lexical=0))),
+            ("  without classifier", run(replace(base, classifier=0))),
+            ("  without related", run(replace(base, related=0))),
+            ("  without neighbours", run(replace(base, neighbours=0))),
+            ("  without the projection", run(base, data.semantic(projection=False)))]  # fmt: skip
+    saved = engine_module.RANK_ALL_ARTICLES
+    engine_module.RANK_ALL_ARTICLES = 0
+    try:
+        rows.append(("  candidates gated per article (as above 1,000)", run(base)))
+    finally:
+        engine_module.RANK_ALL_ARTICLES = saved
+    return rows
+
+
+def print_rows(data: Dataset, rows: list[tuple[str, Result]]) -> None:
+    split = not data.tune.all()
+    header = ["", "hit@1", "hit@3", "MRR"]
+    if split:
+        header = ["", "tune hit@1", "held-out hit@1", "hit@3", "MRR", "all hit@1", "hit@3", "MRR"]
+    body = []
+    for label, result in rows:
+        everything = [f"{v:.3f}" for v in result.figures()]
+        if split:
+            held = result.figures(~data.tune)
+            body.append([label, f"{result.figures(data.tune)[0]:.3f}",
+                         *(f"{v:.3f}" for v in held), *everything])  # fmt: skip
+        else:
+            body.append([label, *everything])
+    print(f"\n{data.name}: {len(data.queries):,} queries")
+    print(table(header, body))
+
+
+# --- weight search ------------------------------------------------------------------------
+
+
+def search_weights(data: Dataset, semantic: SemanticIndex) -> Fusion:
+    """Coordinate ascent on the tuning half: hit@1 first, MRR to break ties. Articles the
+    engine would drop (probability under MIN_RELATIVE_PROBABILITY of the best) count as
+    not found, so the overall scale of the weights matters too."""
+    found = signals(data, semantic)
+    gated = np.array([not lex and vec.max() < 0.8 for lex, vec in
+                      zip(data.lexical, found["neighbours"], strict=True)])  # fmt: skip
+    relevant = np.array([min(r) for r in data.relevant])
+    keys = {"classifier": "classifier", "related": "related",
+            "neighbours": "neighbours", "lexical": "words"}  # fmt: skip
+
+    def score(fusion: Fusion) -> tuple[float, float]:
+        total = sum(getattr(fusion, k) * found[v] for k, v in keys.items())
+        assert isinstance(total, np.ndarray)
+        true = total[np.arange(len(total)), relevant][:, None]
+        ranks = (total >= true).sum(axis=1).astype(np.float64)
+        dropped = total.max(axis=1) - true[:, 0] > -np.log(engine_module.MIN_RELATIVE_PROBABILITY)
+        ranks[gated | dropped | (ranks > 10)] = np.inf
+        t = data.tune
+        return float((ranks[t] == 1).mean()), float((1 / ranks[t]).mean())
+
+    grid = {"classifier": [0, 0.25, 0.5, 0.75, 1, 1.5, 2],
+            "related": [0, 5, 10, 15, 20, 30, 40, 60, 80],
+            "neighbours": [0, 10, 20, 30, 40, 60, 80, 120],
+            "lexical": [0, 0.5, 1, 1.5, 2, 3, 4, 6]}  # fmt: skip
+    best, current = score(Fusion()), Fusion()
+    for _ in range(3):
+        for name, values in grid.items():
+            for value in values:
+                candidate = replace(current, **{name: float(value)})
+                got = score(candidate)
+                if got > best:
+                    best, current = got, candidate
+    print(f"best on the tuning half: {current} → hit@1 {best[0]:.4f}, MRR {best[1]:.4f}")
+    return current
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cache", type=Path, default=CACHE / "e5-query-vectors.npz")
+    parser.add_argument("--search", action="store_true", help="search the fusion weights")
+    parser.add_argument("--skip-wallet", action="store_true")
+    args = parser.parse_args()
+    print(f"Help-center ranking ablation — {machine_notes()}")
+    vectors = Vectors(args.cache)
+    datasets = [] if args.skip_wallet else wallet(vectors)
+    if BANKING77.exists():
+        datasets.insert(0, banking77(vectors))
+    else:
+        print(f"Banking77: {BANKING77} not found; skipped")
+    if args.search:
+        if not BANKING77.exists():
+            return
+        fusion = search_weights(datasets[0], datasets[0].semantic())
+        for data in datasets:
+            engine = SearchEngine(data.engine.lexical, {data.locale: data.semantic()}, fusion)
+            print_rows(data, [("searched weights", through_engine(data, engine))])
+        return
+    for data in datasets:
+        semantic = data.semantic()
+        rows = engine_rows(data, semantic)
+        if data.name == "Banking77":
+            rows = single_signal_rows(data, semantic) + rows
+        print_rows(data, rows)
+
+
+if __name__ == "__main__":
+    main()
