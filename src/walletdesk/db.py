@@ -9,6 +9,7 @@ with `after_commit` and run by the boundary after a successful commit.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -173,11 +174,18 @@ class Database:
 
 
 def insert_ignoring_conflicts(session: AsyncSession, table: Any) -> Any:
-    """`INSERT … ON CONFLICT DO NOTHING` in the session's dialect (SQLite and PostgreSQL)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
+    """`INSERT … ON CONFLICT DO NOTHING` in the session's dialect (SQLite and PostgreSQL).
 
-        return pg_insert(table).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    Statements are immutable (`.values()` and `.returning()` make new ones), so one per
+    dialect and table is built once.
+    """
+    return _ignoring_conflicts(session.get_bind().dialect.name, table)
 
-    return sqlite_insert(table).on_conflict_do_nothing()
+
+@functools.cache
+def _ignoring_conflicts(dialect: str, table: Any) -> Any:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (
+        (postgresql if dialect == "postgresql" else sqlite).insert(table).on_conflict_do_nothing()
+    )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.channels.email.models import Direction, EmailAutoReply, EmailMailbox, EmailMessage
@@ -14,6 +15,14 @@ from walletdesk.db import insert_ignoring_conflicts, utcnow
 
 AUTO_REPLY_WINDOW = timedelta(hours=1)
 MAX_REFERENCES_SENT = 20
+
+# The intake's statements, built once (see record_email and claim_auto_reply).
+_EMAILS = cast(Table, EmailMessage.__table__)
+_AUTO_REPLIES = cast(Table, EmailAutoReply.__table__)
+_RECENT_AUTO_REPLIES = select(func.count(_AUTO_REPLIES.c.id)).where(
+    _AUTO_REPLIES.c.recipient == bindparam("b_recipient"),
+    _AUTO_REPLIES.c.created_at >= bindparam("b_since"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,23 +67,23 @@ async def record_email(
 ) -> bool:
     """Remember one email by its Message-ID; False if it was already known."""
     inserted = await session.scalar(
-        insert_ignoring_conflicts(session, EmailMessage)
-        .values(
-            message_id_header=message_id_header,
-            ticket_id=ticket_id,
-            message_id=message_id,
-            direction=direction,
-            thread_root=thread_root,
-            raw_key=raw_key,
-            raw_size=raw_size,
-            full_text=full_text,
-            spf=spf,
-            dkim=dkim,
-            dmarc=dmarc,
-            auth_suspicious=auth_suspicious,
-            created_at=utcnow(),
-        )
-        .returning(EmailMessage.id)
+        # Built once per dialect; each email only binds its values (the intake's hot path).
+        insert_ignoring_conflicts(session, _EMAILS).returning(_EMAILS.c.id),
+        {
+            "message_id_header": message_id_header,
+            "ticket_id": ticket_id,
+            "message_id": message_id,
+            "direction": direction,
+            "thread_root": thread_root,
+            "raw_key": raw_key,
+            "raw_size": raw_size,
+            "full_text": full_text,
+            "spf": spf,
+            "dkim": dkim,
+            "dmarc": dmarc,
+            "auth_suspicious": auth_suspicious,
+            "created_at": utcnow(),
+        },
     )
     return inserted is not None
 
@@ -133,20 +142,20 @@ async def claim_auto_reply(
     `limit` automatic replies within the last hour (RFC 3834's loop breaker: two
     auto-responders answering each other stop after a few rounds).
     """
-    since = utcnow() - AUTO_REPLY_WINDOW
+    now = utcnow()
     recent = await session.scalar(
-        select(func.count(EmailAutoReply.id)).where(
-            EmailAutoReply.recipient == recipient, EmailAutoReply.created_at >= since
-        )
+        _RECENT_AUTO_REPLIES, {"b_recipient": recipient, "b_since": now - AUTO_REPLY_WINDOW}
     )
     if (recent or 0) >= limit:
         return False
     inserted = await session.scalar(
-        insert_ignoring_conflicts(session, EmailAutoReply)
-        .values(
-            in_reply_to=in_reply_to, recipient=recipient, ticket_id=ticket_id, created_at=utcnow()
-        )
-        .returning(EmailAutoReply.id)
+        insert_ignoring_conflicts(session, _AUTO_REPLIES).returning(_AUTO_REPLIES.c.id),
+        {
+            "in_reply_to": in_reply_to,
+            "recipient": recipient,
+            "ticket_id": ticket_id,
+            "created_at": now,
+        },
     )
     return inserted is not None
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,15 +42,6 @@ _NEW_CONTACT = insert(_CONTACTS).returning(_CONTACTS.c.id)
 _DROP_CONTACT = delete(_CONTACTS).where(_CONTACTS.c.id == bindparam("b_id"))
 
 
-@functools.cache
-def _claim_identity(dialect: str) -> Any:
-    """INSERT the identity unless someone holds it; RETURNING says whether we got it."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    statement = (postgresql if dialect == "postgresql" else sqlite).insert(_IDENTITIES)
-    return statement.on_conflict_do_nothing().returning(_IDENTITIES.c.contact_id)
-
-
 async def find_contact_id(session: AsyncSession, kind: str, value: str) -> int | None:
     return await session.scalar(_FIND_CONTACT, {"b_kind": kind, "b_value": value})
 
@@ -75,7 +65,7 @@ async def resolve_contact(session: AsyncSession, sender: SenderIdentity) -> int:
     )
     assert contact_id is not None
     claimed = await session.scalar(
-        _claim_identity(session.get_bind().dialect.name),
+        insert_ignoring_conflicts(session, _IDENTITIES).returning(_IDENTITIES.c.contact_id),
         {
             "contact_id": contact_id,
             "kind": sender.kind,
