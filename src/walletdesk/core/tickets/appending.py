@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.core.events import TICKETS_TOPIC, emit
@@ -26,6 +26,21 @@ from walletdesk.core.tickets.service import ticket_event, wake_for_customer
 from walletdesk.db import insert_ignoring_conflicts, utcnow
 
 MESSAGES = cast(Table, Message.__table__)
+TICKETS = cast(Table, Ticket.__table__)
+# What a batch needs of its tickets: read as plain rows, not ORM objects.
+_TICKET_COLUMNS = [
+    TICKETS.c[name]
+    for name in (
+        "id",
+        "number",
+        "status",
+        "tier",
+        "assignee_id",
+        "contact_id",
+        "channel",
+        "open_thread_key",
+    )
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +70,13 @@ async def append_follow_ups(
     """One result per draft: the stored (or earlier stored) message, or None → use ingest()."""
     ids = sorted({draft.ticket_id for draft in drafts})
     # Locked in id order, so two nodes' batches touching the same tickets cannot deadlock.
-    tickets = {
-        ticket.id: ticket
-        for ticket in await session.scalars(
-            select(Ticket).where(Ticket.id.in_(ids)).order_by(Ticket.id).with_for_update()
+    tickets: dict[int, Any] = {
+        row.id: row
+        for row in await session.execute(
+            select(*_TICKET_COLUMNS)
+            .where(TICKETS.c.id.in_(ids))
+            .order_by(TICKETS.c.id)
+            .with_for_update()
         )
     }
     accepted = [
@@ -72,7 +90,10 @@ async def append_follow_ups(
     now = utcnow()
     if accepted:
         rows = await session.execute(
-            insert_ignoring_conflicts(session, Message).returning(Message.id, Message.external_id),
+            # The table, not the mapped class: a plain INSERT, without the ORM's bulk machinery.
+            insert_ignoring_conflicts(session, MESSAGES).returning(
+                MESSAGES.c.id, MESSAGES.c.external_id
+            ),
             [
                 {
                     "ticket_id": draft.ticket_id,
@@ -94,17 +115,18 @@ async def append_follow_ups(
         stored = {external_id: message_id for message_id, external_id in rows}
     earlier = await _earlier_copies(session, [d for d in accepted if d.external_id not in stored])
 
-    woken: set[int] = set()
-    for draft in accepted:
-        if draft.external_id not in stored or draft.ticket_id in woken:
-            continue
-        woken.add(draft.ticket_id)
-        ticket = tickets[draft.ticket_id]
-        if status_after_customer_message(ticket.status) != ticket.status:
-            await wake_for_customer(session, ticket, now)  # the rare case: audited, flushed
-        else:
-            ticket.updated_at = now
-    await session.flush()
+    touched = {draft.ticket_id for draft in accepted if draft.external_id in stored}
+    for ticket_id in sorted(touched):
+        if status_after_customer_message(tickets[ticket_id].status) != tickets[ticket_id].status:
+            # The rare case (a solved or pending ticket wakes up): audited, on the ORM object.
+            woken = await session.get(Ticket, ticket_id)
+            assert woken is not None
+            await wake_for_customer(session, woken, now)
+            tickets[ticket_id] = woken
+    if touched:
+        await session.execute(
+            update(TICKETS).where(TICKETS.c.id.in_(touched)).values(updated_at=now)
+        )
 
     results: list[Appended | None] = []
     accepted_ids = {id(draft) for draft in accepted}
