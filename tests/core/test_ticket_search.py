@@ -258,8 +258,15 @@ async def test_a_short_word_before_many_different_characters(db: Database) -> No
     if db.dialect == "sqlite":
         async with db.transaction() as session:
             assert await search.index_query(session, first) is None
-    assert set(await found(db, first)) == set(numbers)
-    assert set(await found(db, first + followers[5])) == {numbers[5]}
+    hits = set(await found(db, first))
+    assert set(numbers) <= hits
+    # Other tests of the run may hold the same single character; nothing without it may come.
+    async with db.transaction() as session:
+        subjects = list(
+            await session.scalars(select(Ticket.subject).where(Ticket.number.in_(hits)))
+        )
+    assert all(first in subject for subject in subjects)
+    assert numbers[5] in await found(db, first + followers[5])
 
 
 async def test_the_migration_indexes_subjects_already_there(tmp_path: Path) -> None:
