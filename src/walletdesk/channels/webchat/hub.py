@@ -97,9 +97,10 @@ class ChatHub:
         for conns in list(self._customers.values()) + list(self._agents.values()):
             for conn in list(conns):
                 conn.close(CLOSE_GOING_AWAY, "server shutting down")
-        with suppress(Exception):  # what customers sent before the close is still written
-            await self.follow_ups.close()
-            await self.replies.close()
+        # What was sent before the close is still written, whichever queue it waits in.
+        for writes in (self.follow_ups, self.replies):
+            with suppress(Exception):
+                await writes.close()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

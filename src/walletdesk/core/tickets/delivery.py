@@ -57,17 +57,17 @@ async def record_delivery(
     if ticket_id is not None:
         ticket = await session.get(Ticket, ticket_id)
         if ticket is not None:
-            emit(
-                session,
-                TICKETS_TOPIC,
-                ticket_event(
-                    "message.delivery",
-                    ticket,
-                    message_id=message_id,
-                    delivery_status=values["delivery_status"],
-                ),
-            )
+            _announce(session, ticket, message_id, values["delivery_status"])
     return ticket_id
+
+
+def _announce(session: AsyncSession, ticket: Any, message_id: int, status: str) -> None:
+    """Tell live screens (the ticket page's delivery tick) after the commit."""
+    emit(
+        session,
+        TICKETS_TOPIC,
+        ticket_event("message.delivery", ticket, message_id=message_id, delivery_status=status),
+    )
 
 
 async def record_sent(session: AsyncSession, message_ids: Sequence[int]) -> None:
@@ -96,13 +96,4 @@ async def record_sent(session: AsyncSession, message_ids: Sequence[int]) -> None
         )
     }
     for message_id, ticket_id in sent:
-        emit(
-            session,
-            TICKETS_TOPIC,
-            ticket_event(
-                "message.delivery",
-                tickets[ticket_id],
-                message_id=message_id,
-                delivery_status=DeliveryStatus.SENT,
-            ),
-        )
+        _announce(session, tickets[ticket_id], message_id, DeliveryStatus.SENT)
