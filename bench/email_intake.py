@@ -1,8 +1,9 @@
 """How fast email becomes tickets: SMTP into the built-in server, until each is a ticket message.
 
-The script starts the SMTP server in a child process (a fresh SQLite file, or PostgreSQL
-with its schema dropped and migrated again), or uses one already running (--target with
---database-url). C relay-like clients, each on one SMTP connection, send M emails
+The script starts the SMTP server in --processes child processes sharing one port, as
+`walletdesk serve --workers N` does (a fresh SQLite file, or PostgreSQL with its schema
+dropped and migrated again), or uses one already running (--target with --database-url).
+C relay-like clients, each on one SMTP connection, send M emails
 (realistic zh-CN/en bodies, base64 GB18030 or UTF-8, every one from a new customer, so
 every one opens a ticket, stores a contact and queues an acknowledgement). It prints:
 
@@ -10,10 +11,11 @@ every one opens a ticket, stores a contact and queues an acknowledgement). It pr
   smtp p50/p99  MAIL FROM → 250 after DATA, per email (we answer 250 only once stored);
   visible       MAIL FROM → the message is seen in the database by a separate reader
                 polling every few milliseconds (p50/p99/max);
-  server CPU    milliseconds of the server process per email.
+  server CPU    milliseconds of the server processes per email (all of them together).
 
     uv run python bench/email_intake.py              # SQLite, 1,000 emails, 8 clients
     uv run python bench/email_intake.py --backend postgresql --pg-url postgresql+asyncpg://…/db
+    uv run python bench/email_intake.py --backend postgresql --processes 2 -c 32 -n 5000
     uv run python bench/email_intake.py --target 127.0.0.1:2525 --database-url sqlite+aiosqlite:///…
 """
 
@@ -183,7 +185,7 @@ async def wait_for_port(host: str, port: int, child: subprocess.Popen[bytes] | N
 async def measure(args: argparse.Namespace) -> None:
     rng = random.Random(args.seed)
     workdir = Path(tempfile.mkdtemp(prefix="walletdesk-bench-email-"))
-    child: subprocess.Popen[bytes] | None = None
+    children: list[subprocess.Popen[bytes]] = []
     try:
         if args.target:
             host, _, port_text = args.target.rpartition(":")
@@ -198,8 +200,9 @@ async def measure(args: argparse.Namespace) -> None:
             else:
                 database_url = f"sqlite+aiosqlite:///{workdir / 'walletdesk.db'}"
                 await upgrade_async(database_url)
-            child = start_server(port, database_url, workdir)
-        await wait_for_port(host, port, child)
+            children = [start_server(port, database_url, workdir) for _ in range(args.processes)]
+        for child in children or [None]:
+            await wait_for_port(host, port, child)
         run_id = uuid.uuid4().hex[:8]
         warmup = [build_email(rng, n, run_id + "w") for n in range(WARMUP)]
         await send_all(host, port, warmup, min(args.clients, WARMUP), Run())
@@ -207,24 +210,31 @@ async def measure(args: argparse.Namespace) -> None:
         run = Run()
         done = asyncio.Event()
         watcher = asyncio.create_task(watch_visible(database_url, run, done))
-        cpu_before = process_cpu_seconds(child.pid) if child else float("nan")
+        cpu_before = servers_cpu_seconds(children)
         run.first = time.perf_counter()
         await send_all(host, port, emails, args.clients, run)
         run.last = time.perf_counter()
-        cpu_after = process_cpu_seconds(child.pid) if child else float("nan")
+        cpu_after = servers_cpu_seconds(children)
         await asyncio.sleep(0.5)
         done.set()
         await asyncio.wait_for(watcher, 30)
         report(args, run, (cpu_after - cpu_before) * 1000)
     finally:
-        if child is not None:
+        for child in children:
             os.killpg(child.pid, signal.SIGTERM)
+        for child in children:
             try:
                 child.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(child.pid, signal.SIGKILL)
                 child.wait()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def servers_cpu_seconds(children: list[subprocess.Popen[bytes]]) -> float:
+    if not children:
+        return float("nan")
+    return sum(process_cpu_seconds(child.pid) for child in children)
 
 
 def report(args: argparse.Namespace, run: Run, server_cpu_ms: float) -> None:
@@ -238,12 +248,14 @@ def report(args: argparse.Namespace, run: Run, server_cpu_ms: float) -> None:
     print(
         table(
             [
-                *("backend", "emails", "clients", "accepted/s", "smtp p50 ms", "smtp p99 ms"),
+                *("backend", "processes", "emails", "clients", "accepted/s"),
+                *("smtp p50 ms", "smtp p99 ms"),
                 *("visible p50 ms", "visible p99 ms", "visible max ms", "server CPU ms/email"),
             ],
             [
                 [
                     "external" if args.target else args.backend,
+                    "-" if args.target else args.processes,
                     len(accepted),
                     args.clients,
                     len(accepted) / seconds if seconds else float("nan"),
@@ -265,6 +277,7 @@ def report(args: argparse.Namespace, run: Run, server_cpu_ms: float) -> None:
 
 def serve(args: argparse.Namespace) -> None:
     """The child: a runtime like `walletdesk serve` builds, with only the SMTP server."""
+    from walletdesk.app import collect_fully_every, settle_garbage_collector
     from walletdesk.channels.email.adapter import EmailAdapter
     from walletdesk.channels.email.settings import EmailSettings
     from walletdesk.channels.email.smtp_server import start_smtp_server
@@ -279,6 +292,8 @@ def serve(args: argparse.Namespace) -> None:
             _env_file=None,  # type: ignore[call-arg]
         )
         runtime = build_runtime(settings)
+        settle_garbage_collector()
+        collector = asyncio.create_task(collect_fully_every(settings.gc_full_collection_seconds))
         email_settings = EmailSettings(
             smtp_listen=f"127.0.0.1:{args.port}",
             support_addresses=SUPPORT,
@@ -289,6 +304,7 @@ def serve(args: argparse.Namespace) -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()
+        collector.cancel()
         if handle:
             await handle.close()
         await runtime.close()
@@ -300,6 +316,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", "--messages", type=int, default=1000)
     parser.add_argument("-c", "--clients", type=int, default=8, help="SMTP connections at once")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="server processes on one port (serve --workers)"
+    )
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL, help="its schema is dropped!")
     parser.add_argument("--target", help="host:port of a running WalletDesk SMTP server")
@@ -312,8 +331,8 @@ def main() -> None:
     if args.serve:
         serve(args)
         return
-    if args.messages < 1 or args.clients < 1:
-        fail("--messages and --clients must be at least 1")
+    if args.messages < 1 or args.clients < 1 or args.processes < 1:
+        fail("--messages, --clients and --processes must be at least 1")
     try:
         asyncio.run(measure(args))
     except BenchError as exc:

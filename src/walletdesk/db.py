@@ -173,19 +173,22 @@ class Database:
         await self.engine.dispose()
 
 
-def insert_ignoring_conflicts(session: AsyncSession, table: Any) -> Any:
-    """`INSERT … ON CONFLICT DO NOTHING` in the session's dialect (SQLite and PostgreSQL).
+def insert_ignoring_conflicts(session: AsyncSession, table: Any, *returning: Any) -> Any:
+    """`INSERT … ON CONFLICT DO NOTHING [RETURNING …]` in the session's dialect.
 
-    Statements are immutable (`.values()` and `.returning()` make new ones), so one per
-    dialect and table is built once.
+    Statements are immutable (`.values()` and `.returning()` make new ones), and building
+    one costs more than running it: one per dialect, table and RETURNING list is built once
+    and reused (bind the row as execute() parameters, not with `.values()`).
     """
-    return _ignoring_conflicts(session.get_bind().dialect.name, table)
+    return ignoring_conflicts(session.get_bind().dialect.name, table, *returning)
 
 
 @functools.cache
-def _ignoring_conflicts(dialect: str, table: Any) -> Any:
+def ignoring_conflicts(dialect: str, table: Any, *returning: Any) -> Any:
+    """insert_ignoring_conflicts() for a dialect named in advance ("postgresql", "sqlite")."""
     from sqlalchemy.dialects import postgresql, sqlite
 
-    return (
+    statement = (
         (postgresql if dialect == "postgresql" else sqlite).insert(table).on_conflict_do_nothing()
     )
+    return statement.returning(*returning) if returning else statement

@@ -7,8 +7,8 @@ import httpx
 from tests.conftest import make_agent, unique
 from tests.console.conftest import escalate_to, open_ticket, post_form, sign_in
 from walletdesk.core.contacts.service import SenderIdentity, resolve_contact
+from walletdesk.core.tickets.intake import open_ticket as open_ticket_row
 from walletdesk.core.tickets.queries import PAGE_SIZE
-from walletdesk.core.tickets.service import open_ticket as open_ticket_row
 from walletdesk.db import Database
 
 _NUMBERS = re.compile(r'<a class="mono" href="/console/tickets/(\d+)">')

@@ -146,6 +146,26 @@ async def test_writes_that_arrive_together_share_transactions(db: Database) -> N
     assert len(await _messages(db, opened.ticket_id)) == 41
 
 
+async def test_two_writers_keep_two_batches_in_flight_except_on_sqlite(db: Database) -> None:
+    in_flight, most = 0, 0
+
+    async def write(session: AsyncSession, items: Sequence[int]) -> list[int]:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.02)  # a batch's round trips to the database
+        in_flight -= 1
+        return [item * 2 for item in items]
+
+    writer: GroupCommit[int, int] = GroupCommit(db, write, writers=2)
+    first = asyncio.gather(*(writer.submit(n) for n in range(15)))
+    await asyncio.sleep(0.005)  # these arrive while the first batch is being written
+    second = asyncio.gather(*(writer.submit(n) for n in range(15, 30)))
+    assert [*await first, *await second] == [n * 2 for n in range(30)]
+    assert most == (1 if db.dialect == "sqlite" else 2)
+    await writer.close()
+
+
 async def test_a_failing_item_fails_alone(db: Database) -> None:
     class Refused(Exception):
         pass

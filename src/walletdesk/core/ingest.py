@@ -23,10 +23,17 @@ from walletdesk.core.channels import InboundMessage
 from walletdesk.core.contacts.service import add_identity, resolve_contact
 from walletdesk.core.errors import InvalidInput
 from walletdesk.core.group_commit import GroupCommit
+from walletdesk.core.tickets.intake import (
+    MessageRow,
+    TicketRow,
+    add_customer_message,
+    open_ticket,
+    ticket_numbered,
+    ticket_owning_thread,
+)
 from walletdesk.core.tickets.models import Message, Status, Ticket
 from walletdesk.core.tickets.numbers import find_ticket_numbers
-from walletdesk.core.tickets.service import add_customer_message, open_ticket
-from walletdesk.db import Database, insert_ignoring_conflicts
+from walletdesk.db import Database
 from walletdesk.security.shield import shield_text
 
 SUBJECT_FROM_TEXT_CHARS = 80
@@ -41,8 +48,8 @@ class IngestResult:
     duplicate: bool = False
     # The stored rows as they were committed (None for a duplicate): callers answering
     # at once (the API) need not read them back.
-    ticket: Ticket | None = None
-    message: Message | None = None
+    ticket: TicketRow | None = None
+    message: MessageRow | None = None
     # The sender's contact (None for a duplicate): a chat keeps it for its next messages.
     contact_id: int | None = None
 
@@ -109,7 +116,11 @@ class IngestQueue:
         self.db = db
         self.files = files
         self._commit: GroupCommit[_Intake, IngestResult] = GroupCommit(
-            db, self._write, max_batch=50
+            # Two batches at once: new tickets of different customers need no order.
+            db,
+            self._write,
+            max_batch=50,
+            writers=2,
         )
 
     async def ingest(
@@ -173,7 +184,7 @@ async def _store(
     shielded = shield_text(inbound.text)
     html = nh3.clean(inbound.html) if inbound.html else None
 
-    ticket: Ticket | None = None
+    ticket: TicketRow | None = None
     follow_up_of: int | None = None
     if not open_new:
         ticket, follow_up_of = await _ticket_named_in(session, inbound)
@@ -208,7 +219,6 @@ async def _store(
         html=html,
         external_id=inbound.external_id,
         redactions=shielded.redactions,
-        insert_statement=insert_ignoring_conflicts(session, Message),
         fresh_ticket=created,
     )
     if message is None:
@@ -250,23 +260,18 @@ async def _store(
 
 async def _ticket_named_in(
     session: AsyncSession, inbound: InboundMessage
-) -> tuple[Ticket | None, int | None]:
+) -> tuple[TicketRow | None, int | None]:
     """The ticket a customer quotes by number; for a closed one, (None, its id) → a follow-up."""
     for number in find_ticket_numbers(f"{inbound.subject}\n{inbound.text}"):
-        ticket = await session.scalar(
-            select(Ticket).where(Ticket.number == number).with_for_update()
-        )
+        ticket = await ticket_numbered(session, number)
         if ticket is None:
             continue
         if ticket.status == Status.CLOSED:
-            return None, ticket.id
+            return None, int(ticket.id)
         return ticket, None
     return None, None
 
 
-async def _ticket_owning_thread(session: AsyncSession, inbound: InboundMessage) -> Ticket | None:
-    return await session.scalar(
-        select(Ticket)
-        .where(Ticket.channel == inbound.channel, Ticket.open_thread_key == inbound.thread_key)
-        .with_for_update()
-    )
+async def _ticket_owning_thread(session: AsyncSession, inbound: InboundMessage) -> TicketRow | None:
+    assert inbound.thread_key is not None
+    return await ticket_owning_thread(session, inbound.channel, inbound.thread_key)

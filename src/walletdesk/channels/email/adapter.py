@@ -31,7 +31,9 @@ class EmailAdapter:
         self.runtime = runtime
         self.settings = settings or EmailSettings()
         # The second step of received emails (inbound.py), many to a transaction.
-        self.recorder: GroupCommit[StoredEmail, Received] = GroupCommit(runtime.db, record_batch)
+        self.recorder: GroupCommit[StoredEmail, Received] = GroupCommit(
+            runtime.db, record_batch, writers=2
+        )
 
     async def send(self, message: OutboundMessage) -> DeliveryResult:
         to = message.recipients.get("email")

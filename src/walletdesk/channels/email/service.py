@@ -68,7 +68,7 @@ async def record_email(
     """Remember one email by its Message-ID; False if it was already known."""
     inserted = await session.scalar(
         # Built once per dialect; each email only binds its values (the intake's hot path).
-        insert_ignoring_conflicts(session, _EMAILS).returning(_EMAILS.c.id),
+        insert_ignoring_conflicts(session, _EMAILS, _EMAILS.c.id),
         {
             "message_id_header": message_id_header,
             "ticket_id": ticket_id,
@@ -149,7 +149,7 @@ async def claim_auto_reply(
     if (recent or 0) >= limit:
         return False
     inserted = await session.scalar(
-        insert_ignoring_conflicts(session, _AUTO_REPLIES).returning(_AUTO_REPLIES.c.id),
+        insert_ignoring_conflicts(session, _AUTO_REPLIES, _AUTO_REPLIES.c.id),
         {
             "in_reply_to": in_reply_to,
             "recipient": recipient,

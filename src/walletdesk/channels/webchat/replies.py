@@ -211,7 +211,7 @@ async def _remember_client_ids(
 ) -> None:
     table = cast(Table, AgentChatMessage.__table__)  # plain Core, not the ORM's bulk INSERT
     rows = await session.execute(
-        insert_ignoring_conflicts(session, table).returning(table.c.id),
+        insert_ignoring_conflicts(session, table, table.c.id),
         [
             {
                 "conversation_id": conversation.id,

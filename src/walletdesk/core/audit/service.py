@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.core.actors import Actor
 from walletdesk.core.audit.models import AuditEvent
 from walletdesk.core.errors import PermissionDenied
 from walletdesk.db import utcnow
+
+# Every API-created ticket and many agent actions write one: built once, bound per call.
+_RECORD = insert(cast(Table, AuditEvent.__table__))
 
 
 async def record(
@@ -24,16 +27,17 @@ async def record(
 ) -> None:
     """Add one audit entry in the caller's transaction: it exists exactly when the change does."""
     await session.execute(
-        insert(AuditEvent).values(
-            at=utcnow(),
-            actor_kind=actor.kind,
-            actor_id=actor.agent_id,
-            actor_name=actor.name,
-            action=action,
-            target_kind=target_kind,
-            target_id=str(target_id),
-            detail=detail,
-        )
+        _RECORD,
+        {
+            "at": utcnow(),
+            "actor_kind": actor.kind,
+            "actor_id": actor.agent_id,
+            "actor_name": actor.name,
+            "action": action,
+            "target_kind": target_kind,
+            "target_id": str(target_id),
+            "detail": detail,
+        },
     )
 
 

@@ -65,7 +65,7 @@ async def resolve_contact(session: AsyncSession, sender: SenderIdentity) -> int:
     )
     assert contact_id is not None
     claimed = await session.scalar(
-        insert_ignoring_conflicts(session, _IDENTITIES).returning(_IDENTITIES.c.contact_id),
+        insert_ignoring_conflicts(session, _IDENTITIES, _IDENTITIES.c.contact_id),
         {
             "contact_id": contact_id,
             "kind": sender.kind,
@@ -86,11 +86,15 @@ async def add_identity(
     session: AsyncSession, contact_id: int, kind: str, value: str, *, verified: bool = False
 ) -> None:
     """Attach one more identity to a contact (no-op if it is already theirs)."""
-    value = normalize_identity(kind, value)
     await session.execute(
-        insert_ignoring_conflicts(session, ContactIdentity).values(
-            contact_id=contact_id, kind=kind, value=value, verified=verified, created_at=utcnow()
-        )
+        insert_ignoring_conflicts(session, _IDENTITIES, _IDENTITIES.c.contact_id),
+        {
+            "contact_id": contact_id,
+            "kind": kind,
+            "value": normalize_identity(kind, value),
+            "verified": verified,
+            "created_at": utcnow(),
+        },
     )
 
 

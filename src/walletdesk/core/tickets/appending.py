@@ -14,19 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.core.events import TICKETS_TOPIC, emit
+from walletdesk.core.tickets.intake import MESSAGES, TICKETS, wake_for_customer
 from walletdesk.core.tickets.lifecycle import status_after_customer_message
-from walletdesk.core.tickets.models import AuthorKind, Message, Ticket
-from walletdesk.core.tickets.service import ticket_event, wake_for_customer
+from walletdesk.core.tickets.models import AuthorKind, Message
+from walletdesk.core.tickets.service import ticket_event
 from walletdesk.db import insert_ignoring_conflicts, utcnow
 
-MESSAGES = cast(Table, Message.__table__)
-TICKETS = cast(Table, Ticket.__table__)
 # What a batch needs of its tickets: read as plain rows, not ORM objects.
 _TICKET_COLUMNS = [
     TICKETS.c[name]
@@ -91,9 +90,7 @@ async def append_follow_ups(
     if accepted:
         rows = await session.execute(
             # The table, not the mapped class: a plain INSERT, without the ORM's bulk machinery.
-            insert_ignoring_conflicts(session, MESSAGES).returning(
-                MESSAGES.c.id, MESSAGES.c.external_id
-            ),
+            insert_ignoring_conflicts(session, MESSAGES, MESSAGES.c.id, MESSAGES.c.external_id),
             [
                 {
                     "ticket_id": draft.ticket_id,
@@ -116,16 +113,18 @@ async def append_follow_ups(
     earlier = await _earlier_copies(session, [d for d in accepted if d.external_id not in stored])
 
     touched = {draft.ticket_id for draft in accepted if draft.external_id in stored}
-    for ticket_id in sorted(touched):
-        if status_after_customer_message(tickets[ticket_id].status) != tickets[ticket_id].status:
-            # The rare case (a solved or pending ticket wakes up): audited, on the ORM object.
-            woken = await session.get(Ticket, ticket_id)
-            assert woken is not None
-            await wake_for_customer(session, woken, now)
-            tickets[ticket_id] = woken
-    if touched:
+    # The rare case, a solved or pending ticket waking up, is audited ticket by ticket.
+    waking = {
+        ticket_id
+        for ticket_id in touched
+        if status_after_customer_message(tickets[ticket_id].status) != tickets[ticket_id].status
+    }
+    statuses = {ticket_id: ticket.status for ticket_id, ticket in tickets.items()}
+    for ticket_id in sorted(waking):
+        statuses[ticket_id] = await wake_for_customer(session, tickets[ticket_id], now)
+    if touched - waking:
         await session.execute(
-            update(TICKETS).where(TICKETS.c.id.in_(touched)).values(updated_at=now)
+            update(TICKETS).where(TICKETS.c.id.in_(touched - waking)).values(updated_at=now)
         )
 
     results: list[Appended | None] = []
@@ -141,7 +140,13 @@ async def append_follow_ups(
             emit(
                 session,
                 TICKETS_TOPIC,
-                ticket_event("message.created", ticket, message_id=message_id, author="customer"),
+                ticket_event(
+                    "message.created",
+                    ticket,
+                    status=statuses[ticket.id],
+                    message_id=message_id,
+                    author="customer",
+                ),
             )
             results.append(Appended(message_id, ticket.id, ticket.number, duplicate=False))
         else:  # stored earlier, or twice in this very batch (a resend overtaking its ack)

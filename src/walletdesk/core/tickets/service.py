@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Row, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.core.actors import Actor
-from walletdesk.core.agents.models import Agent, Role, Team
+from walletdesk.core.agents.models import Agent, Role
 from walletdesk.core.agents.service import team_for_tier
 from walletdesk.core.audit.service import record
 from walletdesk.core.errors import InvalidInput, NotFound, PermissionDenied
@@ -34,9 +33,8 @@ from walletdesk.core.tickets.models import (
     Status,
     Ticket,
 )
-from walletdesk.core.tickets.numbering import next_ticket_number
 from walletdesk.core.tickets.tags import set_tags
-from walletdesk.db import insert_ignoring_conflicts, utcnow
+from walletdesk.db import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +46,8 @@ def delivery_job_key(message_id: int) -> str:
     return f"message:{message_id}"
 
 
-def ticket_event(kind: str, ticket: Ticket, **extra: Any) -> dict[str, Any]:
+def ticket_event(kind: str, ticket: Ticket | Row[Any], **extra: Any) -> dict[str, Any]:
+    """A ticket's live event; `extra` may override a field (a status changed meanwhile)."""
     return {
         "type": kind,
         "ticket_id": ticket.id,
@@ -58,134 +57,6 @@ def ticket_event(kind: str, ticket: Ticket, **extra: Any) -> dict[str, Any]:
         "assignee_id": ticket.assignee_id,
         **extra,
     }
-
-
-async def open_ticket(
-    session: AsyncSession,
-    *,
-    contact_id: int,
-    channel: str,
-    subject: str,
-    thread_key: str | None = None,
-    category: str | None = None,
-    priority: str | None = None,
-    locale: str | None = None,
-    follow_up_of_id: int | None = None,
-    team: str | None = None,
-) -> Ticket | None:
-    """Insert a new ticket in the named team's queue, else L1's.
-
-    None if an open ticket already owns this channel thread.
-    """
-    category = category or Category.OTHER
-    priority = priority or Priority.NORMAL
-    now = utcnow()
-    tier = 1
-    # The L1 queue, looked up inside the INSERT: one round trip fewer on the hot path.
-    team_id: Any = (
-        select(Team.id).where(Team.tier == 1).order_by(Team.id).limit(1).scalar_subquery()
-    )
-    if team is not None:
-        named = await session.scalar(select(Team).where(Team.name == team))
-        if named is None:
-            log.warning("no team %r: the new ticket goes to the L1 queue", team)
-        else:
-            tier, team_id = named.tier, named.id
-    values = dict(
-        number=await next_ticket_number(session),
-        subject=subject[:300],
-        status=Status.NEW,
-        priority=priority,
-        category=category,
-        tier=tier,
-        team_id=team_id,
-        contact_id=contact_id,
-        channel=channel,
-        thread_key=thread_key,
-        open_thread_key=thread_key,
-        locale=locale,
-        follow_up_of_id=follow_up_of_id,
-        created_at=now,
-        updated_at=now,
-    )
-    statement = insert(Ticket) if thread_key is None else insert_ignoring_conflicts(session, Ticket)
-    ticket: Ticket | None = await session.scalar(statement.values(**values).returning(Ticket))
-    if ticket is None:
-        return None
-    emit(session, TICKETS_TOPIC, ticket_event("ticket.created", ticket, channel=channel))
-    return ticket
-
-
-async def add_customer_message(
-    session: AsyncSession,
-    ticket: Ticket,
-    *,
-    contact_id: int,
-    channel: str,
-    text: str,
-    html: str | None = None,
-    external_id: str | None = None,
-    redactions: int = 0,
-    insert_statement: Any = None,
-    fresh_ticket: bool = False,
-) -> Message | None:
-    """Store a customer's message and wake the ticket up; None if `insert_statement` skipped it.
-
-    `fresh_ticket`: the ticket was opened for this message a moment ago, so there is
-    nothing to wake up (and no UPDATE to send).
-    """
-    now = utcnow()
-    statement = insert_statement if insert_statement is not None else insert(Message)
-    message: Message | None = await session.scalar(
-        statement.values(
-            ticket_id=ticket.id,
-            author_kind=AuthorKind.CUSTOMER,
-            contact_id=contact_id,
-            channel=channel,
-            external_id=external_id,
-            internal=False,
-            body_text=text,
-            body_html=html,
-            sender_mismatch=contact_id != ticket.contact_id,
-            redactions=redactions,
-            created_at=now,
-        ).returning(Message)
-    )
-    if message is None:
-        return None
-    if not fresh_ticket:
-        await wake_for_customer(session, ticket, now)
-    emit(
-        session,
-        TICKETS_TOPIC,
-        ticket_event("message.created", ticket, message_id=message.id, author="customer"),
-    )
-    return message
-
-
-async def wake_for_customer(session: AsyncSession, ticket: Ticket, now: datetime) -> None:
-    """A customer wrote: a solved ticket reopens, a wait on them ends, the ticket moves up."""
-    new_status = lifecycle.status_after_customer_message(ticket.status)
-    if new_status != ticket.status:
-        await record(
-            session,
-            _customer_actor(),
-            "ticket.reopened" if ticket.status == Status.SOLVED else "ticket.status_changed",
-            "ticket",
-            ticket.number,
-            old=ticket.status,
-            new=new_status,
-            reason="customer message",
-        )
-        if ticket.status == Status.SOLVED:
-            ticket.solved_at = None
-        ticket.status = new_status
-    ticket.updated_at = now
-    await session.flush()
-
-
-def _customer_actor() -> Actor:
-    return Actor(kind="system", agent_id=None, name="customer", role=Role.ADMIN, tier=3)
 
 
 @dataclass(frozen=True, slots=True)
