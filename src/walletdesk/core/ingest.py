@@ -24,14 +24,12 @@ from walletdesk.core.contacts.service import add_identity, resolve_contact
 from walletdesk.core.errors import InvalidInput
 from walletdesk.core.group_commit import GroupCommit
 from walletdesk.core.tickets.intake import (
-    MessageRow,
-    TicketRow,
     add_customer_message,
     open_ticket,
     ticket_numbered,
     ticket_owning_thread,
 )
-from walletdesk.core.tickets.models import Message, Status, Ticket
+from walletdesk.core.tickets.models import Message, MessageRow, Status, Ticket, TicketRow
 from walletdesk.core.tickets.numbers import find_ticket_numbers
 from walletdesk.db import Database
 from walletdesk.security.shield import shield_text

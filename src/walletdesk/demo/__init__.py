@@ -214,7 +214,7 @@ async def _agent_turn(
         message = await service.post_agent_message(
             session, actor, ticket, body=text, internal=turn.act == "note"
         )
-        return message.id
+        return int(message.id)
 
 
 async def _triage(

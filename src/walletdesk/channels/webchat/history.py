@@ -17,7 +17,7 @@ from walletdesk.channels.webchat.models import Conversation, ConversationTicket
 from walletdesk.core.agents.models import Agent
 from walletdesk.core.attachments.models import Attachment
 from walletdesk.core.attachments.service import attachments_of
-from walletdesk.core.tickets.models import AuthorKind, Message
+from walletdesk.core.tickets.models import AuthorKind, Message, MessageRow
 
 CHANNEL = "webchat"
 
@@ -36,7 +36,7 @@ def attachment_frame(attachment: Attachment) -> dict[str, Any]:
 
 
 def message_frame(
-    message: Message,
+    message: Message | MessageRow,
     *,
     conversation: str,
     agent_name: str = "",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.core.events import emit
@@ -149,13 +149,20 @@ async def settle(session: AsyncSession, idempotency_keys: Sequence[str]) -> list
     """
     if not idempotency_keys:
         return []
-    rows = await session.execute(
-        update(JOBS)
-        .where(JOBS.c.idempotency_key.in_(idempotency_keys), JOBS.c.status == OutboxStatus.PENDING)
-        .values(status=OutboxStatus.DONE, done_at=utcnow(), last_error=None)
-        .returning(JOBS.c.idempotency_key)
-    )
+    rows = await session.execute(_SETTLE, {"b_keys": list(idempotency_keys), "b_now": utcnow()})
     return list(rows.scalars())
+
+
+# A live chat settles every reply it delivered itself: built once, bound per batch.
+_SETTLE = (
+    update(JOBS)
+    .where(
+        JOBS.c.idempotency_key.in_(bindparam("b_keys", expanding=True)),
+        JOBS.c.status == OutboxStatus.PENDING,
+    )
+    .values(status=OutboxStatus.DONE, done_at=bindparam("b_now"), last_error=None)
+    .returning(JOBS.c.idempotency_key)
+)
 
 
 async def mark_done(session: AsyncSession, job: OutboxJob, worker_id: str) -> bool:

@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.core.events import TICKETS_TOPIC, emit
-from walletdesk.core.tickets.intake import MESSAGES, TICKETS, wake_for_customer
+from walletdesk.core.tickets.intake import wake_for_customer
 from walletdesk.core.tickets.lifecycle import status_after_customer_message
-from walletdesk.core.tickets.models import AuthorKind, Message
+from walletdesk.core.tickets.models import MESSAGES, TICKETS, AuthorKind
 from walletdesk.core.tickets.service import ticket_event
 from walletdesk.db import insert_ignoring_conflicts, utcnow
 
@@ -40,6 +40,24 @@ _TICKET_COLUMNS = [
         "open_thread_key",
     )
 ]
+
+# Built once, bound per batch (an ORM statement built per call cost as much as its SQL).
+# Locked in id order, so two nodes' batches touching the same tickets cannot deadlock.
+_LOCK_TICKETS = (
+    select(*_TICKET_COLUMNS)
+    .where(TICKETS.c.id.in_(bindparam("b_ids", expanding=True)))
+    .order_by(TICKETS.c.id)
+    .with_for_update()
+)
+_TOUCH_TICKETS = (
+    update(TICKETS)
+    .where(TICKETS.c.id.in_(bindparam("b_ids", expanding=True)))
+    .values(updated_at=bindparam("b_now"))
+)
+_EARLIER_COPIES = select(MESSAGES.c.id, MESSAGES.c.external_id).where(
+    MESSAGES.c.channel == bindparam("b_channel"),
+    MESSAGES.c.external_id.in_(bindparam("b_external_ids", expanding=True)),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +86,8 @@ async def append_follow_ups(
 ) -> list[Appended | None]:
     """One result per draft: the stored (or earlier stored) message, or None → use ingest()."""
     ids = sorted({draft.ticket_id for draft in drafts})
-    # Locked in id order, so two nodes' batches touching the same tickets cannot deadlock.
     tickets: dict[int, Any] = {
-        row.id: row
-        for row in await session.execute(
-            select(*_TICKET_COLUMNS)
-            .where(TICKETS.c.id.in_(ids))
-            .order_by(TICKETS.c.id)
-            .with_for_update()
-        )
+        row.id: row for row in await session.execute(_LOCK_TICKETS, {"b_ids": ids})
     }
     accepted = [
         draft
@@ -123,9 +134,7 @@ async def append_follow_ups(
     for ticket_id in sorted(waking):
         statuses[ticket_id] = await wake_for_customer(session, tickets[ticket_id], now)
     if touched - waking:
-        await session.execute(
-            update(TICKETS).where(TICKETS.c.id.in_(touched - waking)).values(updated_at=now)
-        )
+        await session.execute(_TOUCH_TICKETS, {"b_ids": list(touched - waking), "b_now": now})
 
     results: list[Appended | None] = []
     accepted_ids = {id(draft) for draft in accepted}
@@ -167,9 +176,7 @@ async def _earlier_copies(
     for channel in {draft.channel for draft in drafts}:
         external_ids = [draft.external_id for draft in drafts if draft.channel == channel]
         rows = await session.execute(
-            select(Message.id, Message.external_id).where(
-                Message.channel == channel, Message.external_id.in_(external_ids)
-            )
+            _EARLIER_COPIES, {"b_channel": channel, "b_external_ids": external_ids}
         )
         found.update({(channel, external_id or ""): message_id for message_id, external_id in rows})
     return found

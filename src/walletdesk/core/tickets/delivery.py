@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -77,23 +77,30 @@ async def record_sent(session: AsyncSession, message_ids: Sequence[int]) -> None
     """
     if not message_ids:
         return
-    messages = cast(Table, Message.__table__)  # plain Core, not the ORM's bulk UPDATE
-    sent = (
-        await session.execute(
-            update(messages)
-            .where(
-                messages.c.id.in_(message_ids),
-                messages.c.delivery_status == DeliveryStatus.PENDING,
-            )
-            .values(delivery_status=DeliveryStatus.SENT, delivery_error=None)
-            .returning(messages.c.id, messages.c.ticket_id)
-        )
-    ).all()
+    sent = (await session.execute(_MARK_SENT, {"b_ids": list(message_ids)})).all()
     tickets = {
         ticket.id: ticket
-        for ticket in await session.scalars(
-            select(Ticket).where(Ticket.id.in_({ticket_id for _, ticket_id in sent}))
+        for ticket in await session.execute(
+            _EVENT_TICKETS, {"b_ids": list({ticket_id for _, ticket_id in sent})}
         )
     }
     for message_id, ticket_id in sent:
         _announce(session, tickets[ticket_id], message_id, DeliveryStatus.SENT)
+
+
+_MESSAGES = cast(Table, Message.__table__)
+_TICKETS = cast(Table, Ticket.__table__)
+# A live chat marks every batch of replies it delivered: built once, bound per batch.
+_MARK_SENT = (
+    update(_MESSAGES)
+    .where(
+        _MESSAGES.c.id.in_(bindparam("b_ids", expanding=True)),
+        _MESSAGES.c.delivery_status == DeliveryStatus.PENDING,
+    )
+    .values(delivery_status=DeliveryStatus.SENT, delivery_error=None)
+    .returning(_MESSAGES.c.id, _MESSAGES.c.ticket_id)
+)
+# What a ticket's live event tells (see ticket_event).
+_EVENT_TICKETS = select(
+    _TICKETS.c.id, _TICKETS.c.number, _TICKETS.c.status, _TICKETS.c.tier, _TICKETS.c.assignee_id
+).where(_TICKETS.c.id.in_(bindparam("b_ids", expanding=True)))

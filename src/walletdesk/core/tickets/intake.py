@@ -15,7 +15,7 @@ import logging
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Integer, Row, Table, bindparam, func, insert, select, update
+from sqlalchemy import Integer, Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.core.actors import Actor
@@ -23,20 +23,23 @@ from walletdesk.core.agents.models import Role, Team
 from walletdesk.core.audit.service import record
 from walletdesk.core.events import TICKETS_TOPIC, emit
 from walletdesk.core.tickets.lifecycle import status_after_customer_message
-from walletdesk.core.tickets.models import AuthorKind, Category, Message, Priority, Status, Ticket
+from walletdesk.core.tickets.models import (
+    MESSAGES,
+    TICKETS,
+    AuthorKind,
+    Category,
+    MessageRow,
+    Priority,
+    Status,
+    TicketRow,
+)
 from walletdesk.core.tickets.numbering import next_ticket_number
 from walletdesk.core.tickets.service import ticket_event
 from walletdesk.db import ignoring_conflicts, insert_ignoring_conflicts, utcnow
 
 log = logging.getLogger(__name__)
 
-TICKETS = cast(Table, Ticket.__table__)
-MESSAGES = cast(Table, Message.__table__)
 _TEAMS = cast(Table, Team.__table__)
-
-# A ticket or message as stored: every column, read by name.
-TicketRow = Row[Any]
-MessageRow = Row[Any]
 
 # The L1 queue is looked up inside the INSERT: one round trip fewer.
 _L1_TEAM = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Row,
     String,
     Table,
     Text,
@@ -181,3 +183,11 @@ class TicketNumberBlock(Base):
 
     name: Mapped[str] = mapped_column(String(20), primary_key=True)
     next_value: Mapped[int] = mapped_column(BigInteger)
+
+
+# The tables, for the hot paths' Core statements (built once, bound per call).
+TICKETS = cast(Table, Ticket.__table__)
+MESSAGES = cast(Table, Message.__table__)
+# A ticket or message row as such a statement returns it: every column, read by name.
+TicketRow = Row[Any]
+MessageRow = Row[Any]
