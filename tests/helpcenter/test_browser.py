@@ -51,7 +51,7 @@ async def test_search_then_read_an_article(runtime: Runtime, test_output_dir: Pa
             )
             page = await browser.new_page(viewport={"width": 390, "height": 844})
             await page.goto(f"http://127.0.0.1:{port}/help/zh-CN/")
-            assert await page.title() == "帮助中心 · WalletDesk"
+            assert await page.title() == "WalletDesk 钱包 帮助中心"
 
             # A Hong Kong customer types Traditional characters.
             await page.fill("input[name=q]", "帳號被凍結了怎麼辦")

@@ -17,7 +17,7 @@ def test_shipped_channels_answer_is_official() -> None:
     assert channels.is_official("phone", "+1 (202) 555-0142")
     assert channels.is_official("phone", "+12025550142")
     assert not channels.is_official("phone", "+1 202 555 0143")
-    assert channels.is_official("email", "Support@WalletDesk.example")
+    assert channels.is_official("email", "Support@WalletDesk.test")
     assert not channels.is_official("email", "support@walletdesk-help.example")
     assert channels.is_official("social", "@walletdeskhelp")
     assert channels.is_official("web", "https://support.walletdesk.example/chat/")
@@ -45,7 +45,7 @@ async def test_the_file_can_be_replaced(
     page = await client.get("/help/en/contact")
     assert "Test Wallet" in page.text and "mailto:help@test.example" in page.text
     assert "Mail &lt;b&gt;us&lt;/b&gt;" in page.text
-    assert "support@walletdesk.example" not in page.text
+    assert "support@walletdesk.test" not in page.text
 
 
 def test_a_broken_file_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

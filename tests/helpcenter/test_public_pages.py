@@ -130,7 +130,7 @@ async def test_contact_page_lists_official_channels_and_warns(
 ) -> None:
     page = await client.get(f"/help/{locale}/contact")
     assert page.status_code == 200
-    assert "support@walletdesk.example" in page.text
+    assert "mailto:support@walletdesk.test" in page.text
     assert 'href="tel:+12025550142"' in page.text
     warning = "谨防冒充客服诈骗" if locale == "zh-CN" else "Beware of fake support accounts"
     assert warning in page.text

@@ -55,6 +55,12 @@ STRINGS: dict[str, dict[str, str]] = {
         ),
         "csrf_failed": "页面已过期，请刷新后重试。",
         "results": "条结果",
+        "always_open": "每天 24 小时",
+        "every_day": "每天",
+        "weekdays": "周一,周二,周三,周四,周五,周六,周日",
+        "day_range": "{first}至{last}",
+        "day_list": "、",
+        "site_hours": "{days} {open}–{close}（{zone} 时间）",
     },
     "en": {
         "site": "Help Center",
@@ -107,6 +113,12 @@ STRINGS: dict[str, dict[str, str]] = {
         ),
         "csrf_failed": "This page has expired; reload it and try again.",
         "results": "results",
+        "always_open": "24 hours a day, every day",
+        "every_day": "Every day",
+        "weekdays": "Mon,Tue,Wed,Thu,Fri,Sat,Sun",
+        "day_range": "{first}–{last}",
+        "day_list": ", ",
+        "site_hours": "{days} {open}–{close} ({zone} time)",
     },
 }
 

@@ -17,7 +17,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from walletdesk.core.errors import DomainError
 
@@ -35,6 +35,15 @@ class OfficialChannel(BaseModel):
     hours: dict[str, str] | None = None
     url: str | None = None
     platform: str | None = None
+    # A chat channel served by one of our chat sites (its name in `webchat site list`): the
+    # contact page then shows that site's business hours, not `hours`.
+    site: str | None = Field(default=None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _site_only_for_chat(self) -> OfficialChannel:
+        if self.site is not None and self.kind != "chat":
+            raise ValueError("only a chat channel can name a chat site")
+        return self
 
     def text(self, locale: str) -> str:
         return self.label.get(locale) or next(iter(self.label.values()), self.value)
@@ -125,3 +134,14 @@ def load_official_channels() -> OfficialChannels:
         _cache.clear()
         _cache[key] = OfficialChannels(parsed.brand, tuple(parsed.channels))
     return _cache[key]
+
+
+def site_brand(locale: str) -> str:
+    """The brand the public pages carry in this locale; empty (the pages then say only
+    "Help Center") when the file names none or cannot be read: a broken channel file must
+    not take every help page down, only the contact page reports it."""
+    try:
+        brand = load_official_channels().brand
+    except DomainError:
+        return ""
+    return (brand.get(locale) or "").strip()

@@ -9,11 +9,15 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
+from xml.sax.saxutils import escape as xml_escape
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
@@ -21,20 +25,35 @@ from starlette.exceptions import HTTPException
 
 from walletdesk.core.errors import DomainError, NotFound
 from walletdesk.helpcenter import queries, service
+from walletdesk.helpcenter.contact import chat_hours, check_contact_emails
 from walletdesk.helpcenter.i18n import LANGUAGE_NAMES, STRINGS, preferred_locale
 from walletdesk.helpcenter.models import LOCALES
-from walletdesk.helpcenter.official_channels import load_official_channels
+from walletdesk.helpcenter.official_channels import load_official_channels, site_brand
 from walletdesk.helpcenter.ratelimit import retry_after_for
 from walletdesk.helpcenter.schemas import SUGGESTION_ID_PATTERN, FeedbackIn
 from walletdesk.helpcenter.search.engine import MAX_QUERY_CHARS
 from walletdesk.helpcenter.search.holder import search_service
 from walletdesk.http.deps import RuntimeDep
+from walletdesk.runtime import Runtime
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(
     env=Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
 )
-router = APIRouter(prefix="/help", include_in_schema=False)
+
+
+@asynccontextmanager
+async def _check_contact_page(app: FastAPI) -> AsyncIterator[None]:
+    """At start-up, say in the log if the contact page lists an email address the email
+    channel would refuse (the contact page's first load checks again, for apps run without
+    a lifespan)."""
+    runtime = getattr(app.state, "runtime", None)
+    if runtime is not None:
+        check_contact_emails(runtime)
+    yield
+
+
+router = APIRouter(prefix="/help", include_in_schema=False, lifespan=_check_contact_page)
 
 CSRF_COOKIE = "hc_csrf"
 STATIC = {
@@ -64,6 +83,7 @@ def _page(
 ) -> HTMLResponse:
     other = _other(locale)
     token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    brand = site_brand(locale)
     response: HTMLResponse = templates.TemplateResponse(
         request,
         template,
@@ -74,6 +94,8 @@ def _page(
             "other_language": LANGUAGE_NAMES[other],
             "switch_url": switch_to or f"/help/{other}/",
             "csrf_token": token,
+            "brand": brand,
+            "site_name": f"{brand} {STRINGS[locale]['site']}" if brand else STRINGS[locale]["site"],
             **context,
         },
         status_code=status_code,
@@ -106,6 +128,42 @@ def _wrong_locale(request: Request, locale: str) -> HTMLResponse | None:
 async def help_root(request: Request) -> RedirectResponse:
     locale = preferred_locale(request.headers.get("accept-language", ""))
     return RedirectResponse(f"/help/{locale}/", status_code=307)
+
+
+def _site_url(runtime: Runtime) -> str:
+    return runtime.settings.base_url.rstrip("/")
+
+
+@router.get("/sitemap.xml")
+async def sitemap(runtime: RuntimeDep) -> Response:
+    """Every published article in both locales, with its last change and its translations
+    (hreflang alternates, as search engines read them from a sitemap)."""
+    base = _site_url(runtime)
+    async with runtime.db.transaction() as session:
+        entries = await queries.sitemap_entries(session)
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+        'xmlns:xhtml="http://www.w3.org/1999/xhtml">\n'
+    ]
+    for found, versions in entries:
+        url = f"{base}/help/{found.locale}/articles/{found.slug}"
+        parts.append(f"<url><loc>{xml_escape(url)}</loc>")
+        parts.append(
+            f"<lastmod>{found.updated_at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}</lastmod>"
+        )
+        if len(versions) > 1:
+            for loc in LOCALES:
+                if loc in versions:
+                    href = xml_escape(f"{base}/help/{loc}/articles/{versions[loc]}")
+                    parts.append(f'<xhtml:link rel="alternate" hreflang="{loc}" href="{href}"/>')
+        parts.append("</url>\n")
+    parts.append("</urlset>\n")
+    return Response(
+        "".join(parts),
+        media_type="application/xml",
+        headers={"Cache-Control": "public, max-age=600"},
+    )
 
 
 @router.get("/static/{name}")
@@ -167,11 +225,20 @@ async def article(request: Request, locale: str, slug: str, runtime: RuntimeDep)
         )
     other = _other(locale)
     switch = f"/help/{other}/articles/{versions[other]}" if other in versions else None
+    base = _site_url(runtime)
     return _page(
         request,
         "helpcenter/article.html",
         locale,
         switch_to=switch,
+        # Absolute, from the configured address (not the Host header), and without ?s= or
+        # ?feedback=: one URL per article for search engines.
+        canonical_url=f"{base}/help/{locale}/articles/{slug}",
+        alternates=[
+            (loc, f"{base}/help/{loc}/articles/{versions[loc]}")
+            for loc in LOCALES
+            if loc in versions
+        ],
         article=found,
         category=found_category,
         related=[a for a, _ in related if a.id != found.id][:6],
@@ -250,20 +317,22 @@ async def search_page(
 
 
 @router.get("/{locale}/contact", response_class=HTMLResponse)
-async def contact(request: Request, locale: str) -> HTMLResponse:
+async def contact(request: Request, locale: str, runtime: RuntimeDep) -> HTMLResponse:
     if wrong := _wrong_locale(request, locale):
         return wrong
+    check_contact_emails(runtime)
     channels = load_official_channels()
+    async with runtime.db.transaction() as session:
+        site_hours = await chat_hours(session, channels.channels, locale)
     groups = [
-        (kind, channels.of_kind(kind))
+        (kind, [(c, site_hours.get(c.value) or c.hours_text(locale)) for c in found])
         for kind in ("chat", "phone", "email", "social", "web")
-        if channels.of_kind(kind)
+        if (found := channels.of_kind(kind))
     ]
     return _page(
         request,
         "helpcenter/contact.html",
         locale,
         switch_to=f"/help/{_other(locale)}/contact",
-        brand=channels.brand.get(locale, ""),
         groups=groups,
     )

@@ -157,22 +157,63 @@ async def translations(session: AsyncSession, article: Article) -> dict[str, str
     return {locale: slug for locale, slug in rows}
 
 
+async def linked_versions(session: AsyncSession, article: Article) -> list[Article]:
+    """The article's versions in other locales, whatever their status (the editor's view)."""
+    rows = await session.scalars(
+        select(Article)
+        .where(
+            Article.translation_group == article.translation_group,
+            Article.locale != article.locale,
+        )
+        .order_by(Article.locale, Article.id)
+    )
+    return list(rows)
+
+
+async def sitemap_entries(session: AsyncSession) -> list[tuple[Article, dict[str, str]]]:
+    """Every published article with its published versions (locale → slug, itself included)."""
+    articles = list(
+        await session.scalars(
+            select(Article)
+            .where(Article.status == ArticleStatus.PUBLISHED)
+            .order_by(Article.locale, Article.id)
+        )
+    )
+    groups: dict[str, dict[str, str]] = defaultdict(dict)
+    for found in articles:
+        groups[found.translation_group].setdefault(found.locale, found.slug)
+    return [(found, groups[found.translation_group]) for found in articles]
+
+
+def _revision_out(row: ArticleRevision) -> RevisionOut:
+    snapshot = row.snapshot
+    return RevisionOut(
+        revision=row.revision,
+        editor=row.editor,
+        created_at=row.created_at,
+        **{k: snapshot[k] for k in ("title", "body", "category", "keywords", "questions")},
+        status=snapshot["status"],
+    )
+
+
+async def revision(session: AsyncSession, article_id: int, number: int) -> RevisionOut:
+    found = await session.scalar(
+        select(ArticleRevision).where(
+            ArticleRevision.article_id == article_id, ArticleRevision.revision == number
+        )
+    )
+    if found is None:
+        raise NotFound(f"no revision {number} of this article")
+    return _revision_out(found)
+
+
 async def revisions(session: AsyncSession, article_id: int) -> list[RevisionOut]:
     rows = await session.scalars(
         select(ArticleRevision)
         .where(ArticleRevision.article_id == article_id)
         .order_by(ArticleRevision.revision.desc())
     )
-    return [
-        RevisionOut(
-            revision=r.revision,
-            editor=r.editor,
-            created_at=r.created_at,
-            **{k: r.snapshot[k] for k in ("title", "body", "category", "keywords", "questions")},
-            status=r.snapshot["status"],
-        )
-        for r in rows
-    ]
+    return [_revision_out(r) for r in rows]
 
 
 async def load_search_docs(session: AsyncSession) -> list[SearchDoc]:

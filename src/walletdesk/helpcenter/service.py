@@ -111,6 +111,7 @@ async def save_article(
     *,
     position: int | None = None,
     source: str = "editor",
+    restored_from: int | None = None,
 ) -> Saved:
     """Create the article (locale, slug) or update it; each real change is a new revision.
 
@@ -204,8 +205,122 @@ async def save_article(
         slug=article.slug,
         locale=article.locale,
         revision=article.revision,
+        **({"restored_from": restored_from} if restored_from is not None else {}),
     )
     return Saved(article, outcome, category_created)
+
+
+class TranslationLinkError(InvalidInput):
+    """Why an article cannot be the translation of `target`; `reason` ("missing",
+    "same_locale" or "taken", with `other` the slug already linked) lets each caller say
+    it in its reader's language."""
+
+    def __init__(self, reason: str, target: str, other: str = "") -> None:
+        messages = {
+            "missing": f"there is no article {target!r} in another language",
+            "same_locale": f"{target!r} is in the same language; link an article in another",
+            "taken": f"{target!r} is already the translation of {other!r}",
+        }
+        super().__init__("translation_of", messages[reason])
+        self.reason, self.target, self.other = reason, target, other
+
+
+async def _group_taken(session: AsyncSession, group: str, slug: str, locale: str) -> bool:
+    """Whether an article other than (locale, slug) already uses `group`."""
+    found = await session.scalar(
+        select(Article.id)
+        .where(
+            Article.translation_group == group,
+            ~((Article.locale == locale) & (Article.slug == slug)),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def translation_group_for(
+    session: AsyncSession, locale: str, slug: str, translation_of: str
+) -> str | None:
+    """The translation group that links (locale, slug) to the article `translation_of`, the
+    slug of its version in another locale; with no `translation_of`, a group of its own.
+
+    Refused (TranslationLinkError) when there is no such article, it is in the same locale,
+    or it is already linked to another article of this locale: a group holds one article per
+    locale, or the public language switch could not know where to lead. None: keep the
+    default (a new article's own slug, which the import format links by).
+    """
+    target = translation_of.strip()
+    current = await session.scalar(
+        select(Article.translation_group).where(Article.locale == locale, Article.slug == slug)
+    )
+    if target:
+        candidates = list(
+            await session.scalars(
+                select(Article).where(Article.slug == target).order_by(Article.id).with_for_update()
+            )
+        )
+        other_locale = [a for a in candidates if a.locale != locale]
+        if not other_locale:
+            raise TranslationLinkError("same_locale" if candidates else "missing", target)
+        linked = other_locale[0]
+        rival = await session.scalar(
+            select(Article.slug).where(
+                Article.translation_group == linked.translation_group,
+                Article.locale == locale,
+                Article.slug != slug,
+            )
+        )
+        if rival is not None:
+            raise TranslationLinkError("taken", target, rival)
+        return linked.translation_group
+    if current is None:
+        # A new article keeps the slug as its group, unless that would put it beside another
+        # article of its own locale.
+        taken = await session.scalar(
+            select(Article.id).where(Article.translation_group == slug, Article.locale == locale)
+        )
+        return None if taken is None else await _free_group(session, slug, locale)
+    if not await _group_taken(session, current, slug, locale):
+        return current
+    return await _free_group(session, slug, locale)
+
+
+async def _free_group(session: AsyncSession, slug: str, locale: str) -> str:
+    """A group no other article uses, named after the slug (unlinking an article)."""
+    base = slug[:110]
+    group, suffix = base, 2
+    while await _group_taken(session, group, slug, locale):
+        group, suffix = f"{base}-{suffix}", suffix + 1
+    return group
+
+
+async def restore_revision(
+    session: AsyncSession, actor: Actor, locale: str, slug: str, number: int
+) -> Saved:
+    """Bring back the text of an old revision as a new revision (audited as an update with
+    `restored_from`). Status and translation link stay as they are now: restoring a text
+    does not publish, unpublish or unlink it."""
+    check_can_edit(actor)
+    article, _ = await get_article(session, locale, slug, published_only=False)
+    snapshot = await session.scalar(
+        select(ArticleRevision.snapshot).where(
+            ArticleRevision.article_id == article.id, ArticleRevision.revision == number
+        )
+    )
+    if snapshot is None:
+        raise NotFound(f"no revision {number} of {locale}/{slug}")
+    data = ArticleIn(
+        slug=slug,
+        locale=locale,
+        title=snapshot["title"],
+        body=snapshot["body"],
+        category=snapshot["category"],
+        keywords=list(snapshot["keywords"]),
+        questions=list(snapshot["questions"]),
+        status=ArticleStatus(article.status),
+        translation_group=article.translation_group,
+    )
+    return await save_article(session, actor, data, restored_from=number)
 
 
 async def _replace_questions(

@@ -16,8 +16,15 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from walletdesk.console import labels
-from walletdesk.console.i18n import N_, Lang
 from walletdesk.console.render import render, request_lang
+from walletdesk.console.routes import help_revisions
+from walletdesk.console.routes.help_common import (
+    ARTICLE_FIELD,
+    ARTICLE_STATUS,
+    load_article,
+    require_editor,
+)
+from walletdesk.console.routes.help_common import problem as form_problem
 from walletdesk.console.routes.ticket import load_ticket_for
 from walletdesk.console.routing import ConsoleRoute, PageError
 from walletdesk.console.session import (
@@ -36,64 +43,13 @@ from walletdesk.helpcenter.schemas import ArticleIn
 from walletdesk.runtime import Runtime
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute)
+router.include_router(help_revisions.router)
 
-ARTICLE_STATUS = {
-    "draft": N_("Draft"),
-    "published": N_("Published"),
-    "archived": N_("Archived"),
-}
-ARTICLE_FIELD = {
-    "title": N_("Title"),
-    "slug": N_("Slug"),
-    "locale": N_("Language"),
-    "category": N_("Category"),
-    "keywords": N_("Keywords"),
-    "questions": N_("Similar questions"),
-    "body": N_("Body (Markdown)"),
-    "status": N_("Status"),
-    "text": N_("Customer's question"),
-}
-# Pydantic explains in English only; an editor reads what each field accepts instead.
-_FIELD_HINT = {
-    "title": N_("Enter a title of at most 300 characters."),
-    "slug": N_(
-        "Use lowercase letters, digits and single hyphens, at most 120 characters "
-        "(e.g. reset-payment-password)."
-    ),
-    "locale": N_("Choose Chinese or English."),
-    "category": N_("Enter a category of at most 120 characters."),
-    "keywords": N_("Use at most 50 keywords of at most 60 characters each."),
-    "questions": N_("Use at most 300 questions of at most 500 characters each."),
-    "body": N_("Write the article in Markdown, at most 100,000 characters."),
-    "status": N_("Choose draft or published."),
-}
 _FIELDS = ("title", "slug", "locale", "category", "keywords", "questions", "body", "status")
 # Editors type Chinese commas as often as ASCII ones.
 _KEYWORD_SEPARATORS = re.compile(r"[,，、\n]")
 MAX_CANDIDATES = 20
 MAX_QUESTION_CHARS = 500
-
-
-def _require_editor(request: Request, me: ConsoleAgent) -> Lang:
-    lang = request_lang(request)
-    if not me.sees_all_queues:
-        message = lang.gettext("Only supervisors and administrators may manage help articles.")
-        raise PageError(403, message)
-    return lang
-
-
-def _problem(exc: ValidationError | InvalidInput, lang: Lang) -> str:
-    """What is wrong with the form, in the editor's language."""
-    if isinstance(exc, InvalidInput):
-        return f"{lang.label(ARTICLE_FIELD, exc.field)}: {exc.message}"
-    problems: list[tuple[str, str]] = []
-    for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else ""
-        if field in _FIELD_HINT and field not in (p[0] for p in problems):
-            problems.append((field, lang.gettext(_FIELD_HINT[field])))
-    if not problems:
-        return lang.gettext("The address or form is not valid.")
-    return " ".join(f"{lang.label(ARTICLE_FIELD, f)}: {hint}" for f, hint in problems)
 
 
 def _article_in(values: dict[str, str]) -> ArticleIn:
@@ -110,10 +66,31 @@ def _article_in(values: dict[str, str]) -> ArticleIn:
 
 
 def _posted_values(form: FormData) -> dict[str, str]:
-    values = {name: form_text(form, name) for name in _FIELDS}
-    for name in ("title", "slug", "locale", "category", "status"):
+    values = {name: form_text(form, name) for name in (*_FIELDS, "translation_of")}
+    for name in ("title", "slug", "locale", "category", "status", "translation_of"):
         values[name] = values[name].strip()
     return values
+
+
+async def _save(
+    me: ConsoleAgent, runtime: Runtime, values: dict[str, str], *, new: bool
+) -> service.Saved | None:
+    """Save the form; the "translation of" field becomes the article's translation group.
+    None: `new` and the article exists already (nothing saved)."""
+    data = _article_in(values)
+    async with runtime.db.transaction() as db_session:
+        if new:
+            try:
+                await queries.get_article(db_session, data.locale, data.slug, published_only=False)
+                return None
+            except NotFound:
+                pass
+        group = await service.translation_group_for(
+            db_session, data.locale, data.slug, values["translation_of"][:120]
+        )
+        if group is not None:
+            data = data.model_copy(update={"translation_group": group})
+        return await service.save_article(db_session, me.actor, data)
 
 
 async def _editor_page(
@@ -129,6 +106,8 @@ async def _editor_page(
         rows = await queries.list_articles(session)
         revisions = await queries.revisions(session, existing.id) if existing else []
     category_names = sorted({c.name for a, c in rows if a.locale == values["locale"]})
+    # A new article's language may still change in the form: offer every article then.
+    translation_choices = [a for a, _ in rows if not existing or a.locale != existing.locale]
     return render(
         request,
         "help_article_edit.html",
@@ -143,6 +122,7 @@ async def _editor_page(
         preview_html=preview_html,
         revisions=revisions,
         category_names=category_names,
+        translation_choices=translation_choices,
         locales=LOCALES,
         article_status=ARTICLE_STATUS,
         article_field=ARTICLE_FIELD,
@@ -172,7 +152,7 @@ async def list_articles(
     status: str = "",
     q: str = "",
 ) -> Response:
-    lang = _require_editor(request, me)
+    lang = require_editor(request, me)
     if (locale and locale not in LOCALES) or (status and status not in ARTICLE_STATUS):
         raise PageError(400, lang.gettext("The address or form is not valid."))
     async with runtime.db.transaction() as session:
@@ -193,8 +173,11 @@ async def list_articles(
 
 @router.get("/help/articles/new")
 async def new_article(request: Request, me: CurrentAgent, runtime: RuntimeDep) -> Response:
-    lang = _require_editor(request, me)
-    values = dict.fromkeys(_FIELDS, "") | {"locale": lang.code, "status": ArticleStatus.DRAFT}
+    lang = require_editor(request, me)
+    values = dict.fromkeys((*_FIELDS, "translation_of"), "") | {
+        "locale": lang.code,
+        "status": ArticleStatus.DRAFT,
+    }
     return await _editor_page(request, runtime, values=values)
 
 
@@ -202,7 +185,7 @@ async def new_article(request: Request, me: CurrentAgent, runtime: RuntimeDep) -
 async def create_article(
     request: Request, me: CurrentAgent, form: PostedForm, session: Session, runtime: RuntimeDep
 ) -> Response:
-    lang = _require_editor(request, me)
+    lang = require_editor(request, me)
     values = _posted_values(form)
     if form_text(form, "action") == "preview":
         preview = render_markdown(values["body"])
@@ -210,18 +193,15 @@ async def create_article(
     revision: int | None = None
     try:
         data = _article_in(values)
-        async with runtime.db.transaction() as db_session:
-            try:
-                await queries.get_article(db_session, data.locale, data.slug, published_only=False)
-            except NotFound:
-                revision = (await service.save_article(db_session, me.actor, data)).article.revision
+        saved = await _save(me, runtime, values, new=True)
+        revision = saved.article.revision if saved else None
         problem = lang.gettext(
             "An article with the slug %(slug)s already exists in %(language)s.",
             slug=data.slug,
             language=lang.label(labels.LANGUAGE, data.locale),
         )
     except (ValidationError, InvalidInput) as exc:
-        problem = _problem(exc, lang)
+        problem = form_problem(exc, lang, values["locale"])
     if revision is None:
         session.flash(problem, "error")
         return await _editor_page(request, runtime, values=values, status_code=422)
@@ -229,30 +209,15 @@ async def create_article(
     return RedirectResponse(f"/console/help/articles/{data.locale}/{data.slug}", status_code=303)
 
 
-async def _load(
-    runtime: Runtime, locale: str, slug: str, lang: Lang
-) -> tuple[Article, Category, list[str]]:
-    """The article with its category and similar questions; a 404 page if there is none."""
-    missing = PageError(404, lang.gettext("There is no such help article."))
-    if locale not in LOCALES:
-        raise missing
-    async with runtime.db.transaction() as session:
-        try:
-            article, category = await queries.get_article(
-                session, locale, slug, published_only=False
-            )
-        except NotFound:
-            raise missing from None
-        questions = (await queries.questions_of(session, [article.id])).get(article.id, [])
-    return article, category, questions
-
-
 @router.get("/help/articles/{locale}/{slug}")
 async def edit_article(
     request: Request, locale: str, slug: str, me: CurrentAgent, runtime: RuntimeDep
 ) -> Response:
-    lang = _require_editor(request, me)
-    article, category, questions = await _load(runtime, locale, slug, lang)
+    lang = require_editor(request, me)
+    article, category, questions = await load_article(runtime, locale, slug, lang)
+    async with runtime.db.transaction() as session:
+        versions = await queries.linked_versions(session, article)
+    translation_of = versions[0].slug if versions else ""
     values = {
         "title": article.title,
         "slug": article.slug,
@@ -262,6 +227,7 @@ async def edit_article(
         "questions": "\n".join(questions),
         "body": article.body_md,
         "status": article.status,
+        "translation_of": translation_of,
     }
     return await _editor_page(request, runtime, values=values, existing=article)
 
@@ -276,8 +242,8 @@ async def update_article(
     session: Session,
     runtime: RuntimeDep,
 ) -> Response:
-    lang = _require_editor(request, me)
-    article, _, _ = await _load(runtime, locale, slug, lang)
+    lang = require_editor(request, me)
+    article, _, _ = await load_article(runtime, locale, slug, lang)
     # The service keys articles by (locale, slug): an edit never moves an article.
     values = _posted_values(form) | {"locale": locale, "slug": slug}
     if form_text(form, "action") == "preview":
@@ -286,12 +252,11 @@ async def update_article(
             request, runtime, values=values, existing=article, preview_html=preview
         )
     try:
-        data = _article_in(values)
-        async with runtime.db.transaction() as db_session:
-            saved = await service.save_article(db_session, me.actor, data)
-            outcome, revision = saved.outcome, saved.article.revision
+        saved = await _save(me, runtime, values, new=False)
+        assert saved is not None
+        outcome, revision = saved.outcome, saved.article.revision
     except (ValidationError, InvalidInput) as exc:
-        session.flash(_problem(exc, lang), "error")
+        session.flash(form_problem(exc, lang, locale), "error")
         return await _editor_page(
             request, runtime, values=values, existing=article, status_code=422
         )
@@ -359,7 +324,7 @@ async def add_ticket_question(
             elif not matches:
                 problem = lang.gettext("No help article matches “%(text)s”.", text=wanted)
     except (InvalidInput, NotFound) as exc:
-        problem = _problem(exc, lang) if isinstance(exc, InvalidInput) else str(exc)
+        problem = form_problem(exc, lang) if isinstance(exc, InvalidInput) else str(exc)
     if added is not None:
         if added:
             session.flash(lang.gettext("Question added to “%(title)s”.", title=title))
