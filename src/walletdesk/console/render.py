@@ -17,7 +17,7 @@ from walletdesk.console import labels
 from walletdesk.console.i18n import Lang, from_accept_language, lang_for, normalise, translations
 from walletdesk.console.session import CSRF_FIELD, ConsoleAgent, console_session
 
-STATIC_VERSION = "1"
+STATIC_VERSION = "2"
 
 
 @cache

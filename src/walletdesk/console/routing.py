@@ -116,6 +116,9 @@ class ConsoleRoute(APIRoute):
                 RequestValidationError,
             ) as exc:
                 response = _handle(request, exc)
+            finally:
+                # A refused upload (bad CSRF token, say) must not leave its spooled files open.
+                await request.close()
             store_session(request, response)
             for name, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(name, value)

@@ -11,6 +11,11 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.channels.email.models import Direction, EmailAutoReply, EmailMailbox, EmailMessage
+from walletdesk.core.actors import Actor
+from walletdesk.core.audit.service import record
+from walletdesk.core.errors import NotFound
+from walletdesk.core.tickets.models import Ticket
+from walletdesk.core.tickets.queries import get_ticket
 from walletdesk.db import insert_ignoring_conflicts, utcnow
 
 AUTO_REPLY_WINDOW = timedelta(hours=1)
@@ -230,3 +235,35 @@ async def emails_of_messages(
         select(EmailMessage).where(EmailMessage.message_id.in_(list(message_ids)))
     )
     return {row.message_id: row for row in rows.all() if row.message_id is not None}
+
+
+async def visible_email(
+    session: AsyncSession, actor: Actor, message_id: int
+) -> tuple[EmailMessage, str]:
+    """The stored original of a customer's email and its ticket number, for whoever may see
+    that ticket; the viewing is audited (an original may hold what the shield removed)."""
+    row = (
+        await session.execute(
+            select(EmailMessage, Ticket.number)
+            .join(Ticket, Ticket.id == EmailMessage.ticket_id)
+            .where(EmailMessage.message_id == message_id)
+        )
+    ).first()
+    if row is None or row[0].raw_key is None:
+        raise NotFound(f"message {message_id} did not arrive by email")
+    email, number = row
+    await get_ticket(session, actor, number)  # raises unless the actor may see the ticket
+    await record(session, actor, "email.original_viewed", "message", message_id, ticket=number)
+    return email, number
+
+
+async def messages_with_originals(session: AsyncSession, message_ids: Sequence[int]) -> set[int]:
+    """Which of these messages arrived by email with their original kept (one query)."""
+    if not message_ids:
+        return set()
+    found = await session.scalars(
+        select(EmailMessage.message_id).where(
+            EmailMessage.message_id.in_(message_ids), EmailMessage.raw_key.is_not(None)
+        )
+    )
+    return {message_id for message_id in found if message_id is not None}

@@ -2,7 +2,8 @@
 
 Each form posts here, the service makes the change, and the browser is sent back to the
 page (post/redirect/get) with a message. A refused change is shown as a message; a reply
-that could not be stored is shown again with its text, so nothing typed is lost.
+that could not be stored is shown again with its text, so nothing typed is lost (files
+cannot be put back into a file input: the agent is asked to choose them again).
 """
 
 from __future__ import annotations
@@ -11,11 +12,22 @@ import re
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
 
 from walletdesk.console.render import request_lang
 from walletdesk.console.routes.ticket import load_ticket_for, ticket_page
 from walletdesk.console.routing import ConsoleRoute, PageError, describe
-from walletdesk.console.session import CurrentAgent, PostedForm, RuntimeDep, Session, form_text
+from walletdesk.console.session import (
+    ConsoleAgent,
+    ConsoleSession,
+    CurrentAgent,
+    PostedForm,
+    RuntimeDep,
+    Session,
+    form_text,
+    posted_form,
+)
+from walletdesk.core.attachments.uploads import attach_files, read_uploads
 from walletdesk.core.errors import Conflict, InvalidInput, NotFound
 from walletdesk.core.tickets.models import Status
 from walletdesk.core.tickets.service import (
@@ -24,6 +36,7 @@ from walletdesk.core.tickets.service import (
     post_agent_message,
     update_ticket,
 )
+from walletdesk.runtime import Runtime
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute)
 
@@ -41,9 +54,24 @@ async def reply(
     request: Request,
     number: str,
     me: CurrentAgent,
-    form: PostedForm,
     session: Session,
     runtime: RuntimeDep,
+) -> Response:
+    try:
+        form = await posted_form(request)
+        return await _reply(request, number, me, form, session, runtime)
+    finally:
+        # Uploads are spooled to temporary files: closed even when the CSRF check refused.
+        await request.close()
+
+
+async def _reply(
+    request: Request,
+    number: str,
+    me: ConsoleAgent,
+    form: FormData,
+    session: ConsoleSession,
+    runtime: Runtime,
 ) -> Response:
     lang = request_lang(request)
     body = form_text(form, "body")
@@ -61,9 +89,11 @@ async def reply(
         )
     else:
         try:
+            # Read and checked before the ticket's row is locked: uploads can be large.
+            files = await read_uploads(form.getlist("files"))
             async with runtime.db.transaction() as db_session:
                 ticket = await load_ticket_for(db_session, me, number, lang, for_update=True)
-                await post_agent_message(
+                message = await post_agent_message(
                     db_session,
                     me.actor,
                     ticket,
@@ -71,8 +101,19 @@ async def reply(
                     internal=mode == "note",
                     status=status or None,
                 )
-        except (InvalidInput, Conflict) as exc:
+                # Same transaction as the reply and its delivery job: the email carries them.
+                await attach_files(db_session, runtime.files, message.id, files)
+        except InvalidInput as exc:
+            if exc.field in ("files", "attachment"):
+                problem = lang.gettext(
+                    "The files were not accepted: %(reason)s", reason=exc.message
+                )
+            else:
+                problem = describe(exc, lang)
+        except Conflict as exc:
             problem = describe(exc, lang)
+    if problem and any(getattr(v, "filename", "") for v in form.getlist("files")):
+        problem += " " + lang.gettext("Nothing was sent: choose the files again.")
     if problem:
         session.flash(problem, "error")
         return await ticket_page(

@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.core.actors import Actor
+from walletdesk.core.attachments.models import Attachment
+from walletdesk.core.attachments.service import MAX_ATTACHMENTS_PER_MESSAGE, attachments_of
+from walletdesk.core.attachments.uploads import attach_files, read_uploads
+from walletdesk.core.channels import Attachment as FileIn
 from walletdesk.core.channels import InboundMessage
 from walletdesk.core.contacts.models import IdentityKind
 from walletdesk.core.contacts.service import SenderIdentity
 from walletdesk.core.errors import InvalidInput
 from walletdesk.core.tickets import queries, service
-from walletdesk.core.tickets.models import Status, Ticket
+from walletdesk.core.tickets.models import Message, MessageRow, Status, Ticket
 from walletdesk.core.tickets.schemas import (
+    AttachmentOut,
     EscalateIn,
     MessageCreate,
+    MessageForm,
     MessageOut,
     TicketCreate,
     TicketDetail,
@@ -37,13 +47,35 @@ async def _out(session: AsyncSession, ticket: Ticket) -> TicketOut:
     return TicketOut.model_validate(ticket).model_copy(update={"tags": tags[ticket.id]})
 
 
+def attachment_out(attachment: Attachment) -> AttachmentOut:
+    return AttachmentOut(
+        id=attachment.id,
+        filename=attachment.filename,
+        content_type=attachment.content_type,
+        size=attachment.size,
+        inline=attachment.inline,
+        url=f"/api/v1/attachments/{attachment.id}",
+    )
+
+
+async def messages_out(
+    session: AsyncSession, messages: Sequence[Message | MessageRow]
+) -> list[MessageOut]:
+    """The messages with their attachments, read in one query for them all."""
+    files = await attachments_of(session, [m.id for m in messages])
+    return [
+        MessageOut.model_validate(m).model_copy(
+            update={"attachments": [attachment_out(a) for a in files[m.id]]}
+        )
+        for m in messages
+    ]
+
+
 async def _detail(session: AsyncSession, actor: Actor, number: str) -> TicketDetail:
     ticket = await queries.get_ticket(session, actor, number)
     messages = await queries.ticket_messages(session, ticket.id)
     base = await _out(session, ticket)
-    return TicketDetail(
-        **base.model_dump(), messages=[MessageOut.model_validate(m) for m in messages]
-    )
+    return TicketDetail(**base.model_dump(), messages=await messages_out(session, messages))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TicketDetail)
@@ -147,17 +179,90 @@ async def update_ticket(
         return await _out(session, ticket)
 
 
-@router.post("/{number}/messages", status_code=status.HTTP_201_CREATED, response_model=MessageOut)
+@dataclass(frozen=True, slots=True)
+class PostedMessage:
+    message: MessageCreate
+    files: list[FileIn]
+
+
+def _invalid(exc: ValidationError) -> RequestValidationError:
+    # Named as FastAPI names a body's fields, so errors read as for any other route.
+    return RequestValidationError(
+        [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+    )
+
+
+async def posted_message(request: Request) -> PostedMessage:
+    """The reply as JSON (MessageCreate) or as multipart/form-data with `files` parts."""
+    content_type = request.headers.get("content-type", "").lower()
+    try:
+        if not content_type.startswith("multipart/form-data"):
+            return PostedMessage(MessageCreate.model_validate_json(await request.body()), [])
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    form = await request.form(max_files=MAX_ATTACHMENTS_PER_MESSAGE + 1, max_fields=10)
+    try:
+        fields: dict[str, Any] = {}
+        for key, value in form.multi_items():
+            if key == "files":
+                continue
+            if not isinstance(value, str) or key in fields:
+                fields[key] = [value]  # not one text value: MessageCreate refuses a list
+            elif value or key == "body":
+                fields[key] = value
+        message = MessageCreate.model_validate(fields)
+        return PostedMessage(message, await read_uploads(form.getlist("files")))
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    finally:
+        await form.close()  # the spooled temporary files of the parts
+
+
+def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)  # Status: in the document's components already (TicketOut)
+    return schema
+
+
+# The handler reads its body itself (JSON or multipart), so the document says what it takes.
+_MESSAGE_BODIES = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _body_schema(MessageCreate)},
+            "multipart/form-data": {"schema": _body_schema(MessageForm)},
+        },
+    }
+}
+
+
+@router.post(
+    "/{number}/messages",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MessageOut,
+    openapi_extra=_MESSAGE_BODIES,
+)
 async def post_message(
-    number: str, body: MessageCreate, actor: ApiActor, runtime: RuntimeDep
+    number: str,
+    actor: ApiActor,  # before the body: nobody's files are read before their token is
+    posted: Annotated[PostedMessage, Depends(posted_message)],
+    runtime: RuntimeDep,
 ) -> MessageOut:
-    """A public reply (delivered through the ticket's channel) or an internal note."""
+    """A public reply (delivered through the ticket's channel) or an internal note.
+
+    Send JSON, or multipart/form-data with the same fields and one `files` part per file
+    (at most 20, each at most 25 MiB, 25 MiB together; a file whose content contradicts
+    its declared type is refused). The files are stored with the message and sent with an
+    email reply.
+    """
+    body = posted.message
     async with runtime.db.transaction() as session:
         ticket = await queries.get_ticket(session, actor, number, for_update=True)
         message = await service.post_agent_message(
             session, actor, ticket, body=body.body, internal=body.internal, status=body.status
         )
-        return MessageOut.model_validate(message)
+        await attach_files(session, runtime.files, message.id, posted.files)
+        return (await messages_out(session, [message]))[0]
 
 
 @router.post("/{number}/escalate", response_model=TicketOut)

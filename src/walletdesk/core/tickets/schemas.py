@@ -85,10 +85,34 @@ class MessageCreate(BaseModel):
     status: Status | None = Field(default=None, description="Status to set with this reply")
 
 
+class MessageForm(BaseModel):
+    """The multipart variant of MessageCreate, for a reply or note with files."""
+
+    body: Body
+    internal: bool = False
+    status: Status | None = Field(default=None, description="Status to set with this reply")
+    files: list[bytes] = Field(
+        default=[], description="The files, one `files` part each (a part's filename is kept)"
+    )
+
+
 class EscalateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class AttachmentOut(BaseModel):
+    """A file of a message. `url` downloads it (add `?inline=true` to view a raster image)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    filename: str
+    content_type: str = Field(description="What the content is (sniffed), not what was declared")
+    size: int = Field(description="Bytes")
+    inline: bool = Field(description="Shown inside the message (an email's cid: image)")
+    url: str
 
 
 class MessageOut(BaseModel):
@@ -105,6 +129,7 @@ class MessageOut(BaseModel):
     delivery_status: str | None
     delivery_error: str | None
     created_at: datetime
+    attachments: list[AttachmentOut] = []
 
 
 class TicketOut(BaseModel):
