@@ -7,7 +7,8 @@ come back. Replies are also published straight after their commit by the chat it
 (the outbox adds a poll's latency); clients and the hub drop the second copy by id.
 
 A ticket with nobody left in the chat (a "leave a message" ticket, or a chat that
-has ended) is answered by email when the customer gave an address.
+has ended) is answered by email; without an address the delivery fails with the reason
+(never a silent "sent"), so the agent sees it on the ticket.
 """
 
 from __future__ import annotations
@@ -44,17 +45,22 @@ class WebchatAdapter:
                     pid, {"type": "message", "conversation": pid, "message": frame}
                 ),
             )
-        nobody_in_chat = conversation is None or conversation.status == ConversationStatus.ENDED
-        can_email = bool(message.recipients.get("email")) and self.runtime.channels.get("email")
-        if nobody_in_chat and can_email:
+        if conversation is None or conversation.status == ConversationStatus.ENDED:
+            # Published above in case they still look at the chat, but nobody is there to
+            # count on: without an email the reply fails visibly instead of showing "Sent".
             return await self._by_email(message)
         return DeliveryResult()
 
     async def _by_email(self, message: OutboundMessage) -> DeliveryResult:
         email = self.runtime.channels.get("email")
         if not message.recipients.get("email"):
+            if message.recipients.get("phone"):
+                raise PermanentDeliveryError(
+                    "the customer left no email address: call them back on the phone they gave"
+                )
             raise PermanentDeliveryError(
-                "the customer left no email address: call them back on the phone they gave"
+                "no email address for this contact: the customer sees this reply only if "
+                "they come back to the chat"
             )
         if email is None:
             raise PermanentDeliveryError("no email channel on this server to answer by email")

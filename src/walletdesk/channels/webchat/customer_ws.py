@@ -224,6 +224,8 @@ class CustomerChat(ChatConnection):
             "ticket": self.ticket_number,
             "agent": state.agent,
             "rating": state.rating,
+            "follow_up": state.follow_up,
+            "answer_by": state.answer_by,
             "customer_read_id": state.customer_read_id,
             "agent_read_id": state.agent_read_id,
             "history": history,
@@ -479,7 +481,8 @@ class CustomerChat(ChatConnection):
             await service.add_contact_details(
                 session, conversation, email=frame.email, phone=frame.phone
             )
-        self.send({"type": "contact_saved"})
+            answer_by = await service.answer_channel(session, conversation.ticket_id)
+        self.send({"type": "contact_saved", "answer_by": answer_by})
 
     async def _transcript(self, frame: frames.TranscriptRequest) -> None:
         if self.status == "new":
@@ -534,6 +537,15 @@ async def customer_socket(websocket: WebSocket, hub: ChatHub) -> None:
             ProtocolError(
                 "unknown_site",
                 "no active site with this key",
+                fatal=True,
+                close_code=CLOSE_FORBIDDEN,
+            )
+        )
+    elif not site.is_active:
+        probe.fail(
+            ProtocolError(
+                "site_inactive",
+                "this site's chat has been turned off (webchat site activate)",
                 fatal=True,
                 close_code=CLOSE_FORBIDDEN,
             )

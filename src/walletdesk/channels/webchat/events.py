@@ -5,6 +5,7 @@ Envelopes (short keys, they are on the hot path):
     {"k": "t", "tier": <tier or null = every agent>, "f": <frame>}       agents of a tier
     {"k": "a", "a": <agent id>, "w": <conversation to watch or null>, "f": <frame>}
     {"k": "q", "tier": <tier>}                                          the queue changed
+    {"k": "s", "key": <site key>}                  a site changed: drop its cached copy
 The frame `f` is sent to the matching sockets as it is. Events are hints: a client that
 missed one reloads from history.
 """
@@ -38,6 +39,10 @@ def to_agent(agent_id: int, frame: dict[str, Any], watch: str | None = None) -> 
 
 def queue_changed(tier: int) -> Event:
     return {"k": "q", "tier": tier}
+
+
+def site_changed(key: str) -> Event:
+    return {"k": "s", "key": key}
 
 
 def emit_chat(session: AsyncSession, event: Event) -> None:

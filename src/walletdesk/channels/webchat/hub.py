@@ -207,6 +207,9 @@ class ChatHub:
         if kind == "q":
             self.request_queue_refresh(int(event["tier"]))
             return
+        if kind == "s":
+            self.sites.forget(str(event["key"]))
+            return
         if not isinstance(frame, dict):
             return
         if kind == "c":

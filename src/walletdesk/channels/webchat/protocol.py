@@ -14,7 +14,13 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocket
 
 from walletdesk.channels.webchat.frames import Frame
-from walletdesk.core.errors import DomainError, InvalidInput
+from walletdesk.core.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 
 # Close codes (4000-4999 are the application's; see docs/webchat-protocol.md).
 CLOSE_NORMAL = 1000
@@ -110,13 +116,43 @@ def unavailable(ref: str | None) -> ProtocolError:
     )
 
 
+# Domain errors that carry the protocol's code, so HTTP answers and socket errors name the
+# same `code` and the widget translates one table (docs/webchat-protocol.md, Errors).
+class ChatNotFound(NotFound):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ChatForbidden(PermissionDenied):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ChatInvalid(InvalidInput):
+    def __init__(self, code: str, field: str, message: str) -> None:
+        super().__init__(field, message)
+        self.code = code
+
+
+def error_code(exc: DomainError) -> str:
+    code = getattr(exc, "code", None)
+    if isinstance(code, str):
+        return code
+    for kind, name in (
+        (NotFound, "not_found"),
+        (PermissionDenied, "forbidden"),
+        (InvalidInput, "bad_field"),
+        (Conflict, "conflict"),
+    ):
+        if isinstance(exc, kind):
+            return name
+    return "refused"
+
+
 def domain_error(exc: DomainError, ref: str | None = None) -> ProtocolError:
     """A refusal of the domain (not found, forbidden, bad field) as the protocol's error."""
-    code = {
-        "NotFound": "not_found",
-        "PermissionDenied": "forbidden",
-        "Conflict": "conflict",
-        "InvalidInput": "bad_field",
-    }.get(type(exc).__name__, "refused")
+    code = error_code(exc)
     field = exc.field if isinstance(exc, InvalidInput) else None
     return ProtocolError(code, str(exc), ref=ref, field=field)

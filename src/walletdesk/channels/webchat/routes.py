@@ -35,17 +35,23 @@ from walletdesk.channels.webchat.models import (
     ConversationStatus,
     ConversationTicket,
 )
+from walletdesk.channels.webchat.protocol import (
+    ChatForbidden,
+    ChatInvalid,
+    ChatNotFound,
+    error_code,
+)
 from walletdesk.channels.webchat.sites import Site
 from walletdesk.channels.webchat.suggestions import record_report, suggest
 from walletdesk.channels.webchat.templates import render_page
-from walletdesk.channels.webchat.uploads import checked_upload
+from walletdesk.channels.webchat.uploads import checked_upload, too_large, upload_body_limit
 from walletdesk.core.attachments.models import Attachment
 from walletdesk.core.attachments.routes import attachment_response
 from walletdesk.core.channels import Attachment as InboundFile
 from walletdesk.core.channels import InboundMessage
 from walletdesk.core.contacts.identities import normalize_email, normalize_phone
 from walletdesk.core.contacts.service import SenderIdentity
-from walletdesk.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
+from walletdesk.core.errors import DomainError, InvalidInput, NotFound
 from walletdesk.core.ingest import IngestResult, ingest
 from walletdesk.core.tickets.models import Message
 from walletdesk.helpcenter.ratelimit import retry_after_for
@@ -85,7 +91,7 @@ def _answer(data: dict[str, Any], status: int = 200, origin: str | None = None) 
 
 
 def _refused(exc: DomainError, origin: str | None) -> JSONResponse:
-    content: dict[str, Any] = {"error": str(exc)}
+    content: dict[str, Any] = {"error": str(exc), "code": error_code(exc)}
     if isinstance(exc, InvalidInput):
         content["fields"] = [{"field": exc.field, "message": exc.message}]
     return _answer(content, status_for(exc), origin)
@@ -95,25 +101,29 @@ async def _site_for_origin(request: Request, key: str) -> tuple[Site, str | None
     """The active site and the request's Origin, which it must allow when one is sent."""
     hub = hub_of(request.app)
     site = await hub.sites.get(key) if 0 < len(key) <= 40 else None
+    return _usable(site, request.headers.get("origin"))
+
+
+def _usable(site: Site | None, origin: str | None) -> tuple[Site, str | None]:
     if site is None:
-        raise NotFound("no active chat site with this key")
-    origin = request.headers.get("origin")
+        raise ChatNotFound("unknown_site", "no active chat site with this key")
+    if not site.is_active:
+        raise ChatForbidden("site_inactive", "this site's chat has been turned off")
     if origin is not None and not site.allows(origin):
-        raise PermissionDenied("this page's origin is not allowed for the chat site")
-    return site, origin if origin is not None else None
+        raise ChatForbidden(
+            "origin_not_allowed", "this page's origin is not allowed for the chat site"
+        )
+    return site, origin
 
 
 async def _resume(request: Request, token: str) -> tuple[Resume, Site, str | None]:
     runtime: Runtime = request.app.state.runtime
     resume = read_resume_token(runtime.settings.resolved_secret_key(), token)
     if resume is None:
-        raise PermissionDenied("the chat token is not valid; reload the page")
-    site = await hub_of(request.app).sites.by_id(resume.site_id)
-    if site is None:
-        raise NotFound("the chat site is no longer active")
-    origin = request.headers.get("origin")
-    if origin is not None and not site.allows(origin):
-        raise PermissionDenied("this page's origin is not allowed for the chat site")
+        raise ChatForbidden("bad_token", "the chat token is not valid; reload the page")
+    site, origin = _usable(
+        await hub_of(request.app).sites.by_id(resume.site_id), request.headers.get("origin")
+    )
     return resume, site, origin
 
 
@@ -200,7 +210,12 @@ async def leave_message(request: Request, site: Annotated[str, Query(max_length=
             f"offline:{_ip(request)}", hub.settings.offline_messages_per_minute
         ).hit():
             return _answer(
-                {"error": "too many messages from this address; try again in a minute"}, 429, origin
+                {
+                    "error": "too many messages from this address; try again in a minute",
+                    "code": "rate_limited",
+                },
+                429,
+                origin,
             )
         try:
             body = OfflineMessage.model_validate_json(await request.body())
@@ -209,14 +224,18 @@ async def leave_message(request: Request, site: Annotated[str, Query(max_length=
             field = ".".join(str(p) for p in first.get("loc", ())) or "body"
             raise InvalidInput(field, str(first.get("msg", "invalid"))) from None
         if len(body.message) > hub.settings.max_text_chars:
-            raise InvalidInput("message", f"at most {hub.settings.max_text_chars} characters")
+            raise ChatInvalid(
+                "too_large", "message", f"at most {hub.settings.max_text_chars} characters"
+            )
         identities = []
         if body.email.strip():
             identities.append(SenderIdentity("email", normalize_email(body.email), body.name))
         if body.phone.strip():
             identities.append(SenderIdentity("phone", normalize_phone(body.phone), body.name))
         if not identities:
-            raise InvalidInput("email", "give an email or a phone number to be answered on")
+            raise ChatInvalid(
+                "need_contact", "email", "give an email or a phone number to be answered on"
+            )
         result = await ingest(
             hub.runtime.db,
             InboundMessage(
@@ -238,6 +257,14 @@ def _ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _declared_length(request: Request) -> int:
+    """The Content-Length the client sent, or 0 (none, or not a number: the parser decides)."""
+    try:
+        return int(request.headers.get("content-length", ""))
+    except ValueError:
+        return 0
+
+
 # --- attachments -----------------------------------------------------------------------------
 
 
@@ -252,13 +279,26 @@ async def upload(request: Request) -> Response:
     origin = request.headers.get("origin")
     hub = hub_of(request.app)
     if not hub.ip_limits.window(f"upload:{_ip(request)}", 30).hit():
-        return _answer({"error": "too many uploads; try again in a minute"}, 429, origin)
+        return _answer(
+            {"error": "too many uploads; try again in a minute", "code": "rate_limited"},
+            429,
+            origin,
+        )
+    # Refused before a byte of the body is read (a spooled 1 GB form would fill the disk first).
+    # The site is not known yet: the answer names no more than the size.
+    if _declared_length(request) > upload_body_limit(hub.settings):
+        refused = too_large(hub.settings, "the file")
+        return _answer({"error": str(refused), "code": refused.code}, 413, origin)
     try:
         async with request.form(max_files=1, max_fields=10, max_part_size=1024 * 1024) as form:
             token, client_id, text = (str(form.get(k) or "") for k in ("token", "id", "text"))
             resume, site, origin = await _resume(request, token)
             if not valid_client_id(client_id):
                 raise InvalidInput("id", "a client message id of 1-64 letters, digits, - or _")
+            if len(text) > hub.settings.max_text_chars:
+                raise ChatInvalid(
+                    "too_large", "text", f"at most {hub.settings.max_text_chars} characters"
+                )
             file = form.get("file")
             if file is None or isinstance(file, str):
                 raise InvalidInput("file", "attach one file")
@@ -270,7 +310,9 @@ async def upload(request: Request) -> Response:
     except DomainError as exc:
         return _refused(exc, origin)
     except (MultiPartException, ValueError) as exc:
-        return _answer({"error": f"not a valid upload form: {exc}"}, 400, origin)
+        return _answer(
+            {"error": f"not a valid upload form: {exc}", "code": "bad_form"}, 400, origin
+        )
     await hub.publish(
         events.to_conversation(
             resume.conversation,
@@ -296,7 +338,7 @@ async def _store_upload(
     async with hub.runtime.db.transaction() as session:
         conversation = await service.find(session, resume.conversation)
     if conversation is not None and conversation.status == ConversationStatus.ENDED:
-        raise InvalidInput("conversation", "this chat has ended")
+        raise ChatInvalid("conversation_ended", "conversation", "this chat has ended")
     sender = (
         SenderIdentity("wallet", resume.user_id, verified=True)
         if resume.user_id
@@ -308,7 +350,7 @@ async def _store_upload(
             channel=CHANNEL,
             external_id=external_id(resume.conversation, client_id),
             sender=sender,
-            text=text[: hub.settings.max_text_chars],
+            text=text,
             thread_key=resume.conversation,
             attachments=(attachment,),
         ),
@@ -449,7 +491,9 @@ async def deflection(request: Request, site: Annotated[str, Query(max_length=40)
         _site, origin = await _site_for_origin(request, site)
         # The help center's public limit: one budget per address with its own endpoints.
         if wait := retry_after_for(request):
-            response = _answer({"error": "too many requests; retry later"}, 429, origin)
+            response = _answer(
+                {"error": "too many requests; retry later", "code": "rate_limited"}, 429, origin
+            )
             response.headers["Retry-After"] = str(wait)
             return response
         await record_report(hub_of(request.app).runtime, request)

@@ -23,6 +23,7 @@ from walletdesk.channels.webchat.models import (
 from walletdesk.channels.webchat.views import chat_summaries
 from walletdesk.core.actors import Actor
 from walletdesk.core.agents.models import Agent
+from walletdesk.core.contacts.models import ContactIdentity
 from walletdesk.core.contacts.service import SenderIdentity, add_identity
 from walletdesk.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from walletdesk.core.tickets import queries
@@ -183,6 +184,24 @@ async def rate(session: AsyncSession, public_id: str, score: int, comment: str) 
     return conversation
 
 
+async def answer_channel(session: AsyncSession, ticket_id: int | None) -> str | None:
+    """How a reply after the chat reaches the customer: "email", "phone" or None (no way).
+
+    Replies on an ended chat go out by email (adapter.py); with only a phone an agent has
+    to call, and with neither the customer hears nothing unless they come back to the chat.
+    """
+    if ticket_id is None:
+        return None
+    kinds = set(
+        await session.scalars(
+            select(ContactIdentity.kind)
+            .join(Ticket, Ticket.contact_id == ContactIdentity.contact_id)
+            .where(Ticket.id == ticket_id, ContactIdentity.kind.in_(("email", "phone")))
+        )
+    )
+    return "email" if "email" in kinds else "phone" if "phone" in kinds else None
+
+
 async def add_contact_details(
     session: AsyncSession, conversation: Conversation, *, email: str, phone: str
 ) -> None:
@@ -325,6 +344,9 @@ async def end_by_agent(
     await session.flush()
     frame = _ended_frame(conversation)
     frame["ticket"] = ticket.number
+    if follow_up:
+        # The widget asks for an address when there is none, instead of promising an email.
+        frame["answer_by"] = await answer_channel(session, ticket.id)
     events.emit_chat(session, events.to_conversation(public_id, frame))
     events.emit_chat(session, events.queue_changed(conversation.tier))
     return conversation

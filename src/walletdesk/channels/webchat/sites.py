@@ -1,4 +1,9 @@
-"""Sites that embed the widget: their key, allowed origins, identity secret and business hours."""
+"""Sites that embed the widget: their key, allowed origins, identity secret and business hours.
+
+Changing a site (update, deactivate, rotate the secret) emits a `site_changed` event after the
+commit: every node's hub drops its cached copy at once. A node that misses it (the change came
+from a CLI without Redis) re-reads the site within SITE_CACHE_SECONDS.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +21,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from walletdesk.channels.webchat import events
 from walletdesk.channels.webchat.models import WebchatSite
 from walletdesk.core.actors import Actor
 from walletdesk.core.audit.service import record
-from walletdesk.core.errors import InvalidInput
+from walletdesk.core.errors import InvalidInput, NotFound
 from walletdesk.db import Database, utcnow
 
 SITE_CACHE_SECONDS = 30.0
@@ -79,6 +85,7 @@ class Site:
     origins: frozenset[str]
     identity_secret: str
     business_hours: dict[str, Any] | None
+    is_active: bool = True
 
     def allows(self, origin: str | None) -> bool:
         if not origin:
@@ -100,7 +107,20 @@ def _snapshot(row: WebchatSite) -> Site:
         origins=frozenset(row.allowed_origins),
         identity_secret=row.identity_secret,
         business_hours=row.business_hours,
+        is_active=row.is_active,
     )
+
+
+def _clean_name(name: str) -> str:
+    if not name.strip():
+        raise InvalidInput("name", "must not be empty")
+    return name.strip()[:100]
+
+
+def _clean_origins(origins: Sequence[str]) -> list[str]:
+    if not origins:
+        raise InvalidInput("origin", "give at least one origin the widget may run on")
+    return sorted({normalize_origin(o) for o in origins})
 
 
 async def create_site(
@@ -111,14 +131,10 @@ async def create_site(
     origins: Sequence[str],
     business_hours: dict[str, Any] | None = None,
 ) -> WebchatSite:
-    if not name.strip():
-        raise InvalidInput("name", "must not be empty")
-    if not origins:
-        raise InvalidInput("origin", "give at least one origin the widget may run on")
     site = WebchatSite(
         key="ws_" + secrets.token_urlsafe(12),
-        name=name.strip()[:100],
-        allowed_origins=sorted({normalize_origin(o) for o in origins}),
+        name=_clean_name(name),
+        allowed_origins=_clean_origins(origins),
         identity_secret=secrets.token_urlsafe(32),
         business_hours=business_hours,
         is_active=True,
@@ -133,6 +149,80 @@ async def list_sites(session: AsyncSession) -> Sequence[WebchatSite]:
     return (await session.scalars(select(WebchatSite).order_by(WebchatSite.id))).all()
 
 
+async def get_site(session: AsyncSession, key: str, *, for_update: bool = False) -> WebchatSite:
+    query = select(WebchatSite).where(WebchatSite.key == key.strip())
+    if for_update:
+        query = query.with_for_update()
+    site = await session.scalar(query)
+    if site is None:
+        raise NotFound(f"no chat site with key {key.strip()[:40]!r} (see: webchat site list)")
+    return site
+
+
+def _changed(session: AsyncSession, site: WebchatSite) -> None:
+    events.emit_chat(session, events.site_changed(site.key))
+
+
+# Leaves business hours as they are (None means "always open").
+KEEP: Any = object()
+
+
+async def update_site(
+    session: AsyncSession,
+    actor: Actor,
+    key: str,
+    *,
+    name: str | None = None,
+    origins: Sequence[str] | None = None,
+    business_hours: dict[str, Any] | None = KEEP,
+) -> WebchatSite:
+    """Change what was given; the audit entry names the fields that changed."""
+    site = await get_site(session, key, for_update=True)
+    changed: dict[str, Any] = {}
+    if name is not None and _clean_name(name) != site.name:
+        site.name = changed["name"] = _clean_name(name)
+    if origins is not None:
+        cleaned = _clean_origins(origins)
+        if cleaned != list(site.allowed_origins):
+            site.allowed_origins = changed["origins"] = cleaned
+    if business_hours is not KEEP and business_hours != site.business_hours:
+        site.business_hours = changed["business_hours"] = business_hours
+    if not changed:
+        return site
+    await session.flush()
+    await record(session, actor, "webchat.site_updated", "webchat_site", site.key, **changed)
+    _changed(session, site)
+    return site
+
+
+async def set_site_active(
+    session: AsyncSession, actor: Actor, key: str, *, active: bool
+) -> WebchatSite:
+    """An inactive site's widget is refused (`site_inactive`); chats under way may finish."""
+    site = await get_site(session, key, for_update=True)
+    if site.is_active == active:
+        return site
+    site.is_active = active
+    await session.flush()
+    action = "webchat.site_activated" if active else "webchat.site_deactivated"
+    await record(session, actor, action, "webchat_site", site.key, name=site.name)
+    _changed(session, site)
+    return site
+
+
+async def rotate_identity_secret(session: AsyncSession, actor: Actor, key: str) -> str:
+    """A new identity secret: identities signed with the old one stop verifying.
+
+    The new secret is returned once and never written to the audit trail.
+    """
+    site = await get_site(session, key, for_update=True)
+    site.identity_secret = secrets.token_urlsafe(32)
+    await session.flush()
+    await record(session, actor, "webchat.site_secret_rotated", "webchat_site", site.key)
+    _changed(session, site)
+    return site.identity_secret
+
+
 class SiteCache:
     """Sites by key, re-read at most every SITE_CACHE_SECONDS (every connection asks)."""
 
@@ -140,15 +230,17 @@ class SiteCache:
         self.db = db
         self._sites: dict[str, tuple[float, Site | None]] = {}
 
+    def forget(self, key: str) -> None:
+        self._sites.pop(key, None)
+
     async def get(self, key: str) -> Site | None:
+        """The site with this key, active or not (None: no such site)."""
         cached = self._sites.get(key)
         now = time.monotonic()
         if cached is not None and now - cached[0] < SITE_CACHE_SECONDS:
             return cached[1]
         async with self.db.transaction() as session:
-            row = await session.scalar(
-                select(WebchatSite).where(WebchatSite.key == key, WebchatSite.is_active.is_(True))
-            )
+            row = await session.scalar(select(WebchatSite).where(WebchatSite.key == key))
             site = _snapshot(row) if row else None
         if len(self._sites) > 1000:
             self._sites.clear()
@@ -156,8 +248,9 @@ class SiteCache:
         return site
 
     async def by_id(self, site_id: int) -> Site | None:
-        for _, site in self._sites.values():
-            if site is not None and site.id == site_id:
+        now = time.monotonic()
+        for at, site in self._sites.values():
+            if site is not None and site.id == site_id and now - at < SITE_CACHE_SECONDS:
                 return site
         async with self.db.transaction() as session:
             row = await session.get(WebchatSite, site_id)

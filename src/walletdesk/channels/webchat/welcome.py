@@ -21,6 +21,7 @@ from walletdesk.channels.webchat.identity import (
     read_resume_token,
     verify_identity,
 )
+from walletdesk.channels.webchat.models import ConversationStatus
 from walletdesk.channels.webchat.queue import QueueFigures, agents_available, queue_figures
 from walletdesk.channels.webchat.sites import Site
 from walletdesk.core.contacts.identities import normalize_email
@@ -92,6 +93,9 @@ class ChatState:
     ticket_number: str | None = None
     agent: str | None = None
     rating: int | None = None
+    # An ended chat the agent follows up on, and how its answer will reach the customer.
+    follow_up: bool = False
+    answer_by: str | None = None
     customer_read_id: int = 0
     agent_read_id: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -114,6 +118,9 @@ async def read_chat(
             state.ticket_number = summary["ticket"]
             state.agent = summary["agent"] or None
             state.rating = conversation.rating
+            if conversation.status == ConversationStatus.ENDED and conversation.follow_up:
+                state.follow_up = True
+                state.answer_by = await service.answer_channel(session, conversation.ticket_id)
             state.customer_read_id = conversation.customer_read_id
             state.agent_read_id = conversation.agent_read_id
             state.history, state.more = await conversation_messages(

@@ -41,6 +41,25 @@
       phone: "手机号", message: "留言内容", leave: "提交留言", needContact: "请填写邮箱或手机号",
       left: "已收到您的留言，工单号 {n}。我们会尽快回复。", ended: "对话已结束",
       endedFollowUp: "客服会继续跟进工单 {n}，结果将通过邮件通知您。",
+      endedFollowUpPhone: "客服会继续跟进工单 {n}，并通过您留下的手机号联系您。",
+      endedFollowUpAsk: "客服会继续跟进工单 {n}。请留下邮箱或手机号，以便我们把结果告诉您：",
+      contactSave: "提交联系方式", contactSaved: "好的，结果将发送到您的邮箱。",
+      contactSavedPhone: "好的，我们会通过手机号联系您。",
+      contactNotLinked: "这个联系方式暂时无法用于本工单。客服的回复会显示在这里，请稍后回来查看。",
+      badPhone: "请填写有效的手机号", needMessage: "请填写留言内容", nameTooLong: "称呼太长了",
+      network: "网络不通，请检查网络后重试。",
+      err_too_many_connections: "此网络打开的对话太多，请关闭其他聊天窗口后刷新页面。",
+      err_hello_timeout: "连接超时，正在重新连接…", err_hello_required: "连接出错，正在重新连接…",
+      err_internal: "服务器暂时出了问题，请稍后再试。", err_unavailable: "暂时无法保存，请稍后重试。",
+      err_too_many_errors: "请求出错太多，连接已断开，稍后会自动重连。",
+      err_site_inactive: "此网站的在线客服已暂停服务。", err_bad_token: "会话已失效，请刷新页面。",
+      err_bad_file: "无法发送此文件：只支持图片（PNG、JPEG、GIF、WebP）、PDF 和文本文件，且内容须与文件类型一致。",
+      err_bad_form: "上传失败，请重试。", err_rate_limited: "操作太频繁，请稍后再试。",
+      err_conversation_ended: "对话已结束，请开始新对话后再发送。",
+      err_conversation_open: "对话还在进行中。", err_no_conversation: "请先发送一条消息。",
+      err_conflict: "已经提交过了。", err_need_contact: "请填写邮箱或手机号",
+      err_bad_field: "填写的内容无效，请检查后重试。", err_not_found: "找不到相关内容，请刷新页面。",
+      err_forbidden: "没有权限，请刷新页面。",
       rate: "请为本次服务评分", comment: "还有什么想告诉我们的？（可选）", submit: "提交评价",
       thanks: "感谢您的评价！", restart: "开始新对话", end: "结束对话",
       reconnecting: "网络连接中断，正在重连…", suggestions: "您可能想了解", tooLarge: "消息太长了",
@@ -66,6 +85,30 @@
       needContact: "Please give an email or a mobile number",
       left: "We have your message, ticket {n}. We will answer soon.", ended: "The chat has ended",
       endedFollowUp: "The agent will follow up on ticket {n} and let you know by email.",
+      endedFollowUpPhone: "The agent will follow up on ticket {n} and call you on the number you gave.",
+      endedFollowUpAsk: "The agent will follow up on ticket {n}. Leave an email or mobile number so we can tell you the result:",
+      contactSave: "Save my contact", contactSaved: "Thank you, the result will come to your email.",
+      contactSavedPhone: "Thank you, we will call you on that number.",
+      contactNotLinked: "We cannot use that address for this ticket. The agent's answer will appear here: come back to this chat later.",
+      badPhone: "Please enter a valid mobile number", needMessage: "Please write your message",
+      nameTooLong: "The name is too long", network: "No network. Check your connection and try again.",
+      err_too_many_connections: "Too many chats are open from this network. Close other chat windows and reload the page.",
+      err_hello_timeout: "The connection timed out, reconnecting…",
+      err_hello_required: "Connection error, reconnecting…",
+      err_internal: "Something went wrong on our side. Please try again later.",
+      err_unavailable: "This could not be saved right now. Please try again shortly.",
+      err_too_many_errors: "Too many failed requests: disconnected, reconnecting shortly.",
+      err_site_inactive: "Live chat is switched off on this website.",
+      err_bad_token: "Your chat session has expired. Reload the page.",
+      err_bad_file: "This file cannot be sent: pictures (PNG, JPEG, GIF, WebP), PDF and text files only, and the content must match the file type.",
+      err_bad_form: "The upload failed. Please try again.",
+      err_rate_limited: "Too many requests. Please try again shortly.",
+      err_conversation_ended: "The chat has ended. Start a new chat to send this.",
+      err_conversation_open: "The chat is still open.", err_no_conversation: "Send a message first.",
+      err_conflict: "You have sent this already.", err_need_contact: "Please give an email or a mobile number",
+      err_bad_field: "Something you entered is not valid. Please check it.",
+      err_not_found: "This could not be found. Reload the page.",
+      err_forbidden: "Not allowed. Reload the page.",
       rate: "How did we do?", comment: "Anything else to tell us? (optional)", submit: "Send rating",
       thanks: "Thank you for your rating!", restart: "Start a new chat", end: "End chat",
       reconnecting: "Connection lost, reconnecting…", suggestions: "These may help",
@@ -84,6 +127,42 @@
   function t(key, values) {
     return (TEXT[key] || key).replace(/\{(\w+)\}/g, function (_, name) {
       return values && values[name] !== undefined ? String(values[name]) : "";
+    });
+  }
+
+  // The server's `message` is English for developers: people read the code, translated here.
+  // Its text is shown only for a code this widget does not know yet.
+  var FIELD_TEXT = { email: "badEmail", phone: "badPhone", message: "needMessage", name: "nameTooLong" };
+  function errorText(error) {
+    var code = error.code || "";
+    if (code === "too_large") {
+      return error.field === "file"
+        ? t("fileTooLarge", { mb: Math.round(state.limits.max_attachment_bytes / 1048576) })
+        : t("tooLarge");
+    }
+    if (code === "origin_not_allowed" || code === "unknown_site") return t("originRefused");
+    if (code === "bad_identity" || code === "identity_expired") return t("identityRefused");
+    if ((code === "bad_field" || code === "need_contact") && FIELD_TEXT[error.field]) {
+      return code === "need_contact" ? t("needContact") : t(FIELD_TEXT[error.field]);
+    }
+    if (TEXT["err_" + code]) return t("err_" + code);
+    return t("error", { e: error.message || code });
+  }
+
+  // An HTTP answer's body ({error, code, fields}) in the socket's error shape.
+  function httpError(status, body) {
+    body = body || {};
+    var fields = Array.isArray(body.fields) ? body.fields : [];
+    return {
+      code: body.code || (status === 429 ? "rate_limited" : status >= 500 ? "internal" : ""),
+      field: fields.length ? fields[0].field : null,
+      message: body.error || "HTTP " + status
+    };
+  }
+
+  function readAnswer(response) {
+    return response.json().catch(function () { return {}; }).then(function (body) {
+      return { ok: response.ok, body: body, error: response.ok ? null : httpError(response.status, body) };
     });
   }
 
@@ -157,7 +236,7 @@
   var root = host.attachShadow({ mode: "open" });
   var style = el("link");
   style.rel = "stylesheet";
-  style.href = BASE + "/webchat/static/widget.css?v=2";
+  style.href = BASE + "/webchat/static/widget.css?v=3";
   root.appendChild(style);
 
   var shell = el("div", "wd wd-" + POSITION);
@@ -229,12 +308,13 @@
   var offline = buildOfflineForm();
   var rating = buildRating();
   var transcript = buildTranscript();
+  var contactForm = buildContactForm();
   var restartButton = el("button", "wd-restart", t("restart"));
   restartButton.type = "button";
   restartButton.hidden = true;
 
-  [header, banner, ticketLine, queueLine, log, typingLine, suggestBox, offline.form, rating.box,
-    transcript.box, restartButton, composer].forEach(function (node) { panel.appendChild(node); });
+  [header, banner, ticketLine, queueLine, log, typingLine, suggestBox, offline.form, contactForm.box,
+    rating.box, transcript.box, restartButton, composer].forEach(function (node) { panel.appendChild(node); });
   shell.appendChild(panel);
   shell.appendChild(launcher);
   root.appendChild(shell);
@@ -290,20 +370,18 @@
           name: fields.name.value, email: fields.email.value, phone: fields.phone.value,
           message: fields.message.value, locale: LOCALE
         })
-      }).then(function (response) {
-        return response.json().then(function (body) { return { ok: response.ok, body: body }; });
-      }).then(function (answer) {
+      }).then(readAnswer).then(function (answer) {
         result.hidden = false;
         if (answer.ok) {
           result.textContent = t("left", { n: answer.body.ticket });
           form.dataset.clientId = "";
           fields.message.value = "";
         } else {
-          result.textContent = t("error", { e: answer.body.error || "" });
+          result.textContent = errorText(answer.error);
         }
-      }).catch(function (error) {
+      }).catch(function () {
         result.hidden = false;
-        result.textContent = t("error", { e: String(error) });
+        result.textContent = t("network");
       }).then(function () { submit.disabled = false; });
     });
     return { form: form, intro: intro };
@@ -394,7 +472,7 @@
         result.hidden = false;
         result.classList.add("wd-error");
         result.textContent = frame.field === "email" ? t("badEmail")
-          : frame.code === "rate_limited" ? t("rateLimited") : t("error", { e: frame.message || "" });
+          : frame.code === "rate_limited" ? t("rateLimited") : errorText(frame);
       }
     };
     box.addEventListener("submit", function (event) {
@@ -408,6 +486,85 @@
       send({ type: "transcript", email: email });
     });
     return api;
+  }
+
+  // A follow-up promised by email needs an address: an anonymous visitor is asked for one
+  // (the `contact` frame) instead of being told an email will come.
+  function buildContactForm() {
+    var box = el("form", "wd-contact");
+    box.hidden = true;
+    // The server judges the address; its answer is shown in the widget's language.
+    box.noValidate = true;
+    var intro = el("p", "wd-contact-intro");
+    box.appendChild(intro);
+    var fields = {};
+    [["email", "email", 320], ["phone", "tel", 40]].forEach(function (f) {
+      var label = el("label", "wd-field");
+      label.appendChild(el("span", null, t(f[0])));
+      var field = el("input");
+      field.type = f[1];
+      field.name = f[0];
+      field.maxLength = f[2];
+      label.appendChild(field);
+      box.appendChild(label);
+      fields[f[0]] = field;
+    });
+    fields.email.value = knownEmail || "";
+    var submit = el("button", "wd-primary", t("contactSave"));
+    submit.type = "submit";
+    box.appendChild(submit);
+    var result = el("p", "wd-contact-result");
+    result.hidden = true;
+    box.appendChild(result);
+    var api = {
+      box: box, pending: false, wanted: false,
+      ask: function (ticket) {
+        api.wanted = true;
+        intro.textContent = t("endedFollowUpAsk", { n: ticket || "" });
+      },
+      asked: "",
+      saved: function (answerBy) {
+        api.pending = false;
+        submit.disabled = false;
+        result.hidden = false;
+        // An address another customer record holds is not added: say so, promise nothing.
+        var linked = answerBy && !(api.asked === "email" && answerBy !== "email");
+        result.classList.toggle("wd-error", !linked);
+        if (!linked) { result.textContent = t("contactNotLinked"); return; }
+        result.textContent = answerBy === "email" ? t("contactSaved") : t("contactSavedPhone");
+        Object.keys(fields).forEach(function (k) { fields[k].parentNode.hidden = true; });
+        submit.hidden = true;
+      },
+      failed: function (frame) {
+        api.pending = false;
+        submit.disabled = false;
+        result.hidden = false;
+        result.classList.add("wd-error");
+        result.textContent = errorText(frame);
+      }
+    };
+    box.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var email = fields.email.value.trim();
+      var phone = fields.phone.value.trim();
+      if (!email && !phone) { api.failed({ code: "need_contact", field: "email" }); return; }
+      if (email) knownEmail = email;
+      api.asked = email ? "email" : "phone";
+      api.pending = true;
+      submit.disabled = true;
+      result.hidden = true;
+      send({ type: "contact", email: email, phone: phone });
+    });
+    return api;
+  }
+
+  // What the end of a chat promises, from what the server says will happen.
+  function endedText(followUp, answerBy, ticket) {
+    if (!followUp) return t("ended");
+    if (answerBy === "email") return t("endedFollowUp", { n: ticket });
+    if (answerBy === "phone") return t("endedFollowUpPhone", { n: ticket });
+    contactForm.ask(ticket);
+    return t("ended");
   }
 
   // --- rendering -------------------------------------------------------------------------------
@@ -531,6 +688,7 @@
     offline.intro.textContent = (state.openHours ? "" : t("offlineHours") + " ") + t("offlineIntro");
     composer.hidden = offlineMode || ended;
     rating.box.hidden = !ended;
+    contactForm.box.hidden = !ended || !contactForm.wanted;
     transcript.box.hidden = !ended;
     restartButton.hidden = !ended;
     endButton.hidden = !(chatting || waiting);
@@ -629,7 +787,12 @@
         state.online = frame.online;
         state.openHours = frame.open;
         state.limits = frame.limits || state.limits;
+        // The picker offers only what the server accepts (it still checks the bytes).
+        fileInput.accept = (state.limits.attachment_types || []).join(",");
         state.welcomed = true;
+        if (frame.status === "ended") {
+          rating.endedText.textContent = endedText(frame.follow_up, frame.answer_by, frame.ticket);
+        }
         (frame.history || []).forEach(showMessage);
         if (frame.customer_read_id) markCustomerRead(frame.customer_read_id);
         state.pending.forEach(showPending);
@@ -686,7 +849,8 @@
       case "ended":
         state.status = "ended";
         typingLine.hidden = true;
-        rating.endedText.textContent = frame.follow_up ? t("endedFollowUp", { n: frame.ticket || state.ticket }) : t("ended");
+        if (frame.ticket) state.ticket = frame.ticket;
+        rating.endedText.textContent = endedText(frame.follow_up, frame.answer_by, state.ticket);
         renderStatus();
         break;
       case "rated":
@@ -694,6 +858,9 @@
         break;
       case "transcript_queued":
         transcript.sent(frame.email);
+        break;
+      case "contact_saved":
+        contactForm.saved(frame.answer_by);
         break;
       case "history":
         (frame.messages || []).forEach(showMessage);
@@ -710,13 +877,13 @@
   function handleError(frame) {
     var item = null;
     state.pending.forEach(function (p) { if (p.id === frame.ref) item = p; });
-    if (frame.code === "origin_not_allowed" || frame.code === "unknown_site") {
-      state.fatal = true; systemNote(t("originRefused")); return;
+    if (frame.code === "origin_not_allowed" || frame.code === "unknown_site" ||
+        frame.code === "site_inactive" || frame.code === "bad_identity" ||
+        frame.code === "identity_expired") {
+      state.fatal = true; systemNote(errorText(frame)); return;
     }
-    if (frame.code === "bad_identity" || frame.code === "identity_expired") {
-      state.fatal = true; systemNote(t("identityRefused")); return;
-    }
-    // A transcript request is answered in order, and its errors carry no ref.
+    // Transcript and contact requests are answered in order, and their errors carry no ref.
+    if (!item && !frame.fatal && contactForm.pending) { contactForm.failed(frame); return; }
     if (!item && !frame.fatal && transcript.pending) { transcript.failed(frame); return; }
     if (item) {
       if (frame.code === "rate_limited" || frame.code === "unavailable") {
@@ -728,10 +895,10 @@
       item.failed = true;
       save();
       showPending(item);
-      systemNote(frame.code === "too_large" ? t("tooLarge") : t("error", { e: frame.message }));
+      systemNote(errorText(frame));
       return;
     }
-    if (frame.fatal) systemNote(t("error", { e: frame.message }));
+    if (frame.fatal) systemNote(errorText(frame));
   }
 
   // --- actions ---------------------------------------------------------------------------------
@@ -889,7 +1056,7 @@
     row._meta.textContent = t("sending");
     log.appendChild(row);
     fetch(BASE + "/webchat/api/uploads", { method: "POST", body: form })
-      .then(function (r) { return r.json().then(function (b) { return { ok: r.ok, body: b }; }); })
+      .then(readAnswer)
       .then(function (answer) {
         row.remove();
         if (answer.ok) {
@@ -897,10 +1064,10 @@
           showMessage(answer.body.message);
           renderStatus();
         } else {
-          systemNote(t("error", { e: answer.body.error || "" }));
+          systemNote(errorText(answer.error));
         }
       })
-      .catch(function (error) { row.remove(); systemNote(t("error", { e: String(error) })); });
+      .catch(function () { row.remove(); systemNote(t("network")); });
   }
 
   function setOpen(open) {
@@ -933,6 +1100,9 @@
     var freshTranscript = buildTranscript();
     transcript.box.replaceWith(freshTranscript.box);
     transcript = freshTranscript;
+    var freshContact = buildContactForm();
+    contactForm.box.replaceWith(freshContact.box);
+    contactForm = freshContact;
     renderStatus();
   });
   composer.addEventListener("submit", function (event) {
