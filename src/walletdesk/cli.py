@@ -144,12 +144,23 @@ def serve(
     uvicorn.run(
         "walletdesk.app:create_served_app",
         factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        ws_per_message_deflate=False,
-        log_level="info",
+        **uvicorn_options(settings, host=host, port=port, workers=workers),
     )
+
+
+def uvicorn_options(settings: Settings, *, host: str, port: int, workers: int) -> dict[str, Any]:
+    """What `serve` gives uvicorn besides the app (tests build a uvicorn.Config from it)."""
+    return {
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "ws_per_message_deflate": False,
+        "log_level": "info",
+        # The client address every per-address limit counts: the peer's, or, when the peer
+        # is a trusted proxy, the one its X-Forwarded-For names.
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.trusted_proxies,
+    }
 
 
 @app.command()

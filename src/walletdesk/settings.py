@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -28,7 +29,14 @@ class Settings(BaseSettings):
     # Replies on tickets that an integration opened through the API are posted back to it here.
     integration_webhook_url: str = ""
     integration_webhook_secret: str = ""
-    embedded_worker: bool = Field(default=True, description="Run an outbox worker inside `serve`")
+    embedded_worker: bool = Field(
+        default=True,
+        description="Run an outbox worker (and the channels' pollers, IMAP) inside `serve`",
+    )
+    # Addresses of the proxies / load balancers whose X-Forwarded-For and X-Forwarded-Proto
+    # `serve` believes (uvicorn's forwarded_allow_ips): comma-separated IPs or networks, or
+    # "*". Per-address limits (chat, help center, sign-in) count the client they name.
+    forwarded_allow_ips: str = "127.0.0.1"
     max_message_chars: int = 20_000
     login_rate_per_minute: int = 10
     # How long an API token's agent is remembered without asking the database again;
@@ -51,11 +59,31 @@ class Settings(BaseSettings):
             raise ValueError("WALLETDESK_SECRET_KEY must be at least 16 random characters")
         return value
 
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _check_forwarded(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            if item == "*":
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r}: give IP addresses or networks (10.0.0.0/8), comma-separated, or *"
+                ) from None
+        return ",".join(items)
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'walletdesk.db').resolve()}"
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        """For uvicorn; empty believes no proxy's headers (the peer is the client)."""
+        return [item for item in self.forwarded_allow_ips.split(",") if item]
 
     @property
     def secure_cookies(self) -> bool:

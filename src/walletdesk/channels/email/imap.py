@@ -4,6 +4,10 @@ UID-based and restart-safe: the last UID done is stored after each message, in t
 database, with the mailbox's UIDVALIDITY. A poller that dies mid-message fetches that
 message again on restart, and ingest stores a Message-ID once, so nothing is lost and
 nothing doubles. A lease on the mailbox row keeps several workers from polling it at once.
+Mailbox and folder names travel in modified UTF-7 (imap_utf7.py), so "客服" works. Mail
+too large or refused stays in the mailbox, flagged, and a ticket tells agents (setaside.py).
+A mailbox or processed folder the server does not have is a setting to fix: logged as an
+error and retried only at the longest pause, not every poll.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from walletdesk.channels.email import service
 from walletdesk.channels.email.adapter import email_settings_of
+from walletdesk.channels.email.imap_utf7 import encode_mailbox
 from walletdesk.channels.email.inbound import Refused, receive
+from walletdesk.channels.email.setaside import SetAside, announce, refused, too_large
 from walletdesk.channels.email.settings import EmailSettings, ServerUrl
 
 if TYPE_CHECKING:
@@ -31,11 +37,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 IMAP_TIMEOUT_SECONDS = 60.0
+# After failures the pause between polls doubles, up to this many times the usual one.
+BACKOFF_CAP = 20
+# Enough headers to name the sender and subject of a message we leave in the mailbox.
+HEADER_PEEK_BYTES = 64 * 1024
 _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
+_MISSING = re.compile(
+    rb"NONEXISTENT|does ?n[o']t exist|not exist|no such mailbox|unknown mailbox", re.IGNORECASE
+)
 
 
 class ImapError(Exception):
     """The IMAP server refused or failed a command."""
+
+
+class ImapSettingsError(ImapError):
+    """The settings name a mailbox or folder the server does not have."""
 
 
 class _Mailbox:
@@ -44,10 +61,11 @@ class _Mailbox:
     def __init__(self, server: ServerUrl) -> None:
         self.server = server
         self.name = server.path or "INBOX"
+        self.where = f"{server.username}@{server.host}"
         self.conn: imaplib.IMAP4 | None = None
         self.can_move = False
 
-    def open(self) -> int:
+    def open(self, processed_folder: str = "") -> int:
         """Connect, log in, select the mailbox; returns its UIDVALIDITY."""
         server = self.server
         verify = server.options.get("verify", "true").lower() not in ("0", "false", "no")
@@ -69,12 +87,30 @@ class _Mailbox:
         _, capabilities = conn.capability()
         first = capabilities[0] if capabilities else b""
         self.can_move = isinstance(first, bytes) and b"MOVE" in first.upper().split()
-        self._check(conn.select(_quoted(self.name)), "SELECT")
+        status, said = conn.select(_quoted(encode_mailbox(self.name)))
+        if status != "OK":
+            if _MISSING.search(b" ".join(x for x in said if isinstance(x, bytes))):
+                raise ImapSettingsError(
+                    f"the mailbox {self.name!r} does not exist for {self.where} "
+                    f"(server: {_text(said)}); fix the folder in WALLETDESK_IMAP_URL"
+                )
+            raise ImapError(f"IMAP SELECT failed: {_text(said)}")
+        if processed_folder and not self.exists(processed_folder):
+            # Else every message would be stored, then fail to move, and be fetched again.
+            raise ImapSettingsError(
+                f"the processed folder {processed_folder!r} does not exist for {self.where}; "
+                "create it, or change WALLETDESK_IMAP_PROCESSED_FOLDER"
+            )
         _, data = conn.response("UIDVALIDITY")
         try:
             return int(data[0]) if data and data[0] else 0
         except (TypeError, ValueError):
             return 0
+
+    def exists(self, folder: str) -> bool:
+        assert self.conn is not None
+        data = self._check(self.conn.list('""', _quoted(encode_mailbox(folder))), "LIST")
+        return any(item for item in data)
 
     def uids_after(self, last_uid: int) -> list[int]:
         assert self.conn is not None
@@ -101,16 +137,32 @@ class _Mailbox:
                 return item[1]
         return None
 
+    def headers(self, uid: int) -> bytes:
+        """The start of the message's header, without setting \\Seen."""
+        assert self.conn is not None
+        part = f"(BODY.PEEK[HEADER]<0.{HEADER_PEEK_BYTES}>)"
+        data = self._check(self.conn.uid("FETCH", str(uid), part), "FETCH")
+        for item in data:
+            if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], bytes):
+                return item[1]
+        return b""
+
+    def set_aside(self, uid: int) -> None:
+        """Leave the message where it is, unread, flagged for a person to look at."""
+        assert self.conn is not None
+        self._check(self.conn.uid("STORE", str(uid), "+FLAGS.SILENT", r"(\Flagged)"), "STORE")
+
     def mark_done(self, uid: int, folder: str) -> None:
         """Move the message to the processed folder, or flag it \\Seen if there is none."""
         assert self.conn is not None
         if not folder:
             self._check(self.conn.uid("STORE", str(uid), "+FLAGS.SILENT", r"(\Seen)"), "STORE")
             return
+        target = _quoted(encode_mailbox(folder))
         if self.can_move:
-            self._check(self.conn.uid("MOVE", str(uid), _quoted(folder)), "MOVE")
+            self._check(self.conn.uid("MOVE", str(uid), target), "MOVE")
             return
-        self._check(self.conn.uid("COPY", str(uid), _quoted(folder)), "COPY")
+        self._check(self.conn.uid("COPY", str(uid), target), "COPY")
         self._check(self.conn.uid("STORE", str(uid), "+FLAGS.SILENT", r"(\Seen \Deleted)"), "STORE")
         self._check(self.conn.expunge(), "EXPUNGE")
 
@@ -129,7 +181,13 @@ class _Mailbox:
         return list(data)
 
 
+def _text(data: list[Any]) -> str:
+    said = b" ".join(x for x in data if isinstance(x, bytes)).decode("utf-8", "replace")
+    return said[:200]
+
+
 def _quoted(name: str) -> str:
+    """An (already modified UTF-7, so ASCII) mailbox name as an IMAP astring."""
     if re.fullmatch(r"[A-Za-z0-9._/-]+", name):
         return name
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -166,7 +224,9 @@ class ImapPoller:
         mailbox = _Mailbox(self.server)
         done = 0
         try:
-            current_validity = await asyncio.to_thread(mailbox.open)
+            current_validity = await asyncio.to_thread(
+                mailbox.open, self.settings.imap_processed_folder
+            )
             if current_validity != uid_validity:
                 if uid_validity:
                     log.warning("%s: UIDVALIDITY changed; reading it again", self.key)
@@ -193,9 +253,9 @@ class ImapPoller:
 
     async def _take(self, mailbox: _Mailbox, uid: int) -> None:
         size = await asyncio.to_thread(mailbox.size, uid)
-        if size > self.settings.max_message_bytes:
-            # Left where it is for a person to handle: too big to become a ticket message.
-            log.warning("%s: UID %s is %s bytes, over the limit; left unread", self.key, uid, size)
+        limit = self.settings.max_message_bytes
+        if size > limit:
+            await self._set_aside(mailbox, too_large(self.key, uid, size, limit))
             return
         raw = await asyncio.to_thread(mailbox.fetch, uid)
         if raw is None:
@@ -203,9 +263,16 @@ class ImapPoller:
         try:
             await receive(self.runtime, self.settings, raw)
         except Refused as exc:
-            # Nobody to tell over IMAP: the mail stays in the mailbox, marked done, and logged.
-            log.warning("%s: UID %s refused: %s", self.key, uid, exc)
+            await self._set_aside(mailbox, refused(self.key, uid, exc.text))
+            return
         await asyncio.to_thread(mailbox.mark_done, uid, self.settings.imap_processed_folder)
+
+    async def _set_aside(self, mailbox: _Mailbox, aside: SetAside) -> None:
+        # Flag first: should the notice fail (database down), the poll fails before the UID
+        # is recorded, and the next one flags it again (harmless) and retries the notice.
+        await asyncio.to_thread(mailbox.set_aside, aside.uid)
+        headers = await asyncio.to_thread(mailbox.headers, aside.uid)
+        await announce(self.runtime, headers, aside)
 
     async def run_forever(self) -> None:
         failures = 0
@@ -213,6 +280,14 @@ class ImapPoller:
             try:
                 handled = await self.poll_once()
                 failures = 0
+            except ImapSettingsError as exc:
+                failures, handled = BACKOFF_CAP, 0  # knocking every poll cannot fix a setting
+                log.error(
+                    "%s: %s; trying again in %.0f s",
+                    self.key,
+                    exc,
+                    self.settings.imap_poll_seconds * BACKOFF_CAP,
+                )
             except (OSError, imaplib.IMAP4.error, ImapError, ssl.SSLError) as exc:
                 failures += 1
                 handled = 0
@@ -223,7 +298,7 @@ class ImapPoller:
                 log.exception("%s: polling failed", self.key)
             if handled >= self.batch_size:
                 continue  # more is waiting
-            delay = self.settings.imap_poll_seconds * min(2**failures, 20)
+            delay = self.settings.imap_poll_seconds * min(2**failures, BACKOFF_CAP)
             await asyncio.sleep(delay)
 
 

@@ -79,7 +79,8 @@ class EmailSettings(BaseSettings):
     )
     support_addresses: str = Field(
         default="support@walletdesk.test,complaints@walletdesk.test=complaint",
-        description="Comma-separated addresses we accept mail for, each optionally =category",
+        description="Comma-separated addresses we accept mail for, each optionally =category "
+        "or =team",
     )
     smtp_url: str = Field(default="", description="Outbound relay: smtp://user:pass@host:port")
     mail_from: str = Field(default="support@walletdesk.test", description="From of our emails")
