@@ -154,6 +154,28 @@ async def test_redis_bus_round_trip(redis_bus: RedisEventBus) -> None:
         assert await _next(events, number) == {"number": number, "text": "转账", "n": 1}
 
 
+async def test_a_burst_of_publishes_beyond_the_pool_all_arrive_in_order(
+    redis_bus: RedisEventBus,
+) -> None:
+    # 100 is the Redis client's default connection pool: one connection per publish ran
+    # it dry under a chat node's load and refused a customer's message.
+    burst = 600
+    async with redis_bus.subscribe(TICKETS_TOPIC, "burst") as events:
+        await _listening(redis_bus, events)
+        tag = unique("b")
+        await asyncio.gather(
+            *(redis_bus.publish("burst", {"tag": tag, "n": n}) for n in range(burst))
+        )
+        received: list[int] = []
+        async with asyncio.timeout(10):
+            async for event in events:
+                if event.get("tag") == tag:
+                    received.append(event["n"])
+                    if len(received) == burst:
+                        break
+    assert received == list(range(burst))
+
+
 async def test_redis_databases_are_separate_installs(redis_url: str) -> None:
     base = redis_url.rsplit("/", 1)[0]
     here, there = RedisEventBus(f"{base}/4"), RedisEventBus(f"{base}/5")

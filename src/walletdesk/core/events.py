@@ -24,6 +24,7 @@ Event = dict[str, Any]
 TICKETS_TOPIC = "tickets"
 
 _QUEUE_LIMIT = 1000
+_PUBLISH_BATCH = 500
 
 
 class EventBus(Protocol):
@@ -90,9 +91,42 @@ class RedisEventBus:
             db = self._redis.connection_pool.connection_kwargs.get("db", 0)
             prefix = f"walletdesk:{db}:"
         self._prefix = prefix
+        self._outgoing: list[tuple[str, str, asyncio.Future[None]]] = []
+        self._sender: asyncio.Task[None] | None = None
 
     async def publish(self, topic: str, event: Event) -> None:
-        await self._redis.publish(self._prefix + topic, json.dumps(event, default=str))
+        """Send an event; returns once Redis has taken it (or raises why it could not).
+
+        A busy node publishes hundreds of events a second from as many tasks. Each taking
+        a pooled connection of its own ran the pool dry ("Too many connections", a chat
+        message refused) and cost a round trip apiece; instead one sender writes whatever
+        queued meanwhile as one pipeline, in the order published.
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # A caller that went away never reads its error; mark it read so it isn't logged.
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
+        self._outgoing.append((self._prefix + topic, json.dumps(event, default=str), future))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send())
+        await asyncio.shield(future)
+
+    async def _send(self) -> None:
+        while self._outgoing:
+            batch = self._outgoing[:_PUBLISH_BATCH]
+            del self._outgoing[:_PUBLISH_BATCH]
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for channel, data, _ in batch:
+                        pipe.publish(channel, data)
+                    await pipe.execute()
+            except Exception as exc:
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for *_, future in batch:
+                if not future.done():
+                    future.set_result(None)
 
     @asynccontextmanager
     async def subscribe(self, *topics: str) -> AsyncIterator[AsyncIterator[Event]]:
@@ -119,6 +153,9 @@ class RedisEventBus:
         await self._redis.ping()
 
     async def close(self) -> None:
+        if self._sender is not None:
+            with suppress(Exception):
+                await self._sender  # what was published before closing still goes out
         await self._redis.aclose()
 
 
