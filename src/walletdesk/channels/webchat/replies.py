@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, select, tuple_
+from sqlalchemy import Table, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.channels.webchat import events
@@ -34,6 +34,27 @@ from walletdesk.core.tickets.service import (
     post_agent_messages,
 )
 from walletdesk.db import Database, insert_ignoring_conflicts
+
+# Every batch of agents' chat messages runs these: built once, bound per batch.
+# The tickets' rows are locked (in id order, so batches on two nodes cannot deadlock);
+# the chats' rows are not: a reply changes the ticket, not the conversation.
+_CHATS_WITH_TICKETS = (
+    select(Conversation, Ticket)
+    .join(Ticket, Ticket.id == Conversation.ticket_id)
+    .where(Conversation.public_id.in_(bindparam("b_public_ids", expanding=True)))
+    .order_by(Ticket.id)
+    .with_for_update(of=Ticket)
+)
+_CHATS = select(Conversation).where(
+    Conversation.public_id.in_(bindparam("b_public_ids", expanding=True))
+)
+_EARLIER_COPIES = select(
+    AgentChatMessage.conversation_id, AgentChatMessage.client_id, AgentChatMessage.message_id
+).where(
+    tuple_(AgentChatMessage.conversation_id, AgentChatMessage.client_id).in_(
+        bindparam("b_pairs", expanding=True)
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,23 +164,13 @@ async def post_replies(
 async def _chats_with_tickets(
     session: AsyncSession, public_ids: set[str]
 ) -> dict[str, tuple[Conversation, Ticket | None]]:
-    # The tickets' rows are locked (in id order, so batches on two nodes cannot deadlock);
-    # the chats' rows are not: a reply changes the ticket, not the conversation.
-    rows = await session.execute(
-        select(Conversation, Ticket)
-        .join(Ticket, Ticket.id == Conversation.ticket_id)
-        .where(Conversation.public_id.in_(public_ids))
-        .order_by(Ticket.id)
-        .with_for_update(of=Ticket)
-    )
+    rows = await session.execute(_CHATS_WITH_TICKETS, {"b_public_ids": list(public_ids)})
     chats: dict[str, tuple[Conversation, Ticket | None]] = {
         conversation.public_id: (conversation, ticket) for conversation, ticket in rows
     }
     missing = public_ids - chats.keys()
     if missing:  # no such chat, or one whose first message has not made its ticket yet
-        for conversation in await session.scalars(
-            select(Conversation).where(Conversation.public_id.in_(missing))
-        ):
+        for conversation in await session.scalars(_CHATS, {"b_public_ids": list(missing)}):
             chats[conversation.public_id] = (conversation, None)
     return chats
 
@@ -177,13 +188,7 @@ async def _earlier_copies(
     ]
     if not pairs:
         return {}
-    rows = await session.execute(
-        select(
-            AgentChatMessage.conversation_id,
-            AgentChatMessage.client_id,
-            AgentChatMessage.message_id,
-        ).where(tuple_(AgentChatMessage.conversation_id, AgentChatMessage.client_id).in_(pairs))
-    )
+    rows = await session.execute(_EARLIER_COPIES, {"b_pairs": pairs})
     return {(public_id_of[conv], client_id): message_id for conv, client_id, message_id in rows}
 
 
