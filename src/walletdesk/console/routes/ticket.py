@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from walletdesk.channels.email.routes import eml_download
 from walletdesk.channels.email.service import messages_with_originals, visible_email
 from walletdesk.console.i18n import Lang
 from walletdesk.console.render import render, request_lang
@@ -153,14 +154,4 @@ async def original_email(message_id: int, me: CurrentAgent, runtime: RuntimeDep)
     async with runtime.db.transaction() as session:
         # The API route's own check and audit record, so both ways in behave alike.
         email, number = await visible_email(session, me.actor, message_id)
-    assert email.raw_key is not None  # visible_email answers NotFound without one
-    return Response(
-        content=await runtime.files.get(email.raw_key),
-        media_type="application/octet-stream",
-        headers={
-            "Content-Disposition": f'attachment; filename="{number}-{message_id}.eml"',
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return await eml_download(runtime, email, number)
