@@ -10,7 +10,7 @@ from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
 from walletdesk.channels.webchat.router import router as webchat_router
@@ -125,6 +125,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     async def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
+
+    @app.get("/robots.txt", include_in_schema=False)
+    async def robots() -> PlainTextResponse:
+        """Crawlers may read the help center; the console, the API and the chat are not theirs."""
+        return PlainTextResponse(
+            "User-agent: *\nAllow: /help/\nDisallow: /console/\nDisallow: /api/\n"
+            f"Disallow: /webchat/\nSitemap: {settings.base_url.rstrip('/')}/help/sitemap.xml\n"
+        )
 
     @app.get("/readyz", tags=["health"], response_model=None)
     async def readyz() -> Any:

@@ -104,3 +104,16 @@ async def test_pages_carry_the_brand_of_the_channel_file(
     use("broken.json", "{not json")
     broken = await client.get(f"/help/{locale}/")
     assert broken.status_code == 200 and f"<title>{site}</title>" in broken.text
+
+
+async def test_robots_txt_points_crawlers_at_the_help_center_and_its_sitemap(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    response = await client.get("/robots.txt")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    lines = response.text.splitlines()
+    assert "Allow: /help/" in lines
+    assert {"Disallow: /console/", "Disallow: /api/", "Disallow: /webchat/"} <= set(lines)
+    base = runtime.settings.base_url.rstrip("/")
+    assert f"Sitemap: {base}/help/sitemap.xml" in lines

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.channels.email.tlscerts import TlsFiles
+
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 USER = "support"
 PASSWORD = "imap-test-password"
@@ -23,10 +25,13 @@ PASSWORD = "imap-test-password"
 class Dovecot:
     port: int
     root: Path
+    # Serving only implicit TLS (imaps) on `port`, with a certificate the test CA signed.
+    tls: bool = False
 
     @property
     def url(self) -> str:
-        return f"imap://{USER}:{PASSWORD}@127.0.0.1:{self.port}/INBOX"
+        scheme = "imaps" if self.tls else "imap"
+        return f"{scheme}://{USER}:{PASSWORD}@127.0.0.1:{self.port}/INBOX"
 
 
 def available() -> bool:
@@ -39,7 +44,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _config(root: Path, port: int) -> str:
+def _config(root: Path, port: int, tls: TlsFiles | None = None) -> str:
     if os.geteuid() == 0:
         # Dovecot will not deliver mail as root; its own unprivileged users run the rest.
         mail_uid, mail_gid = 65534, 65534
@@ -48,13 +53,18 @@ def _config(root: Path, port: int) -> str:
         mail_uid, mail_gid = os.getuid(), os.getgid()
         me = getpass.getuser()
         users = f"default_login_user = {me}\ndefault_internal_user = {me}\n"
+    if tls is None:
+        ssl_settings, imap_port, imaps_port = "ssl = no", port, 0
+    else:
+        ssl_settings = f"ssl = required\nssl_cert = <{tls.cert_file}\nssl_key = <{tls.key_file}"
+        imap_port, imaps_port = 0, port
     return f"""
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl_settings}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{root}/mail/%u
@@ -71,10 +81,11 @@ userdb {{
 service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1
-    port = {port}
+    port = {imap_port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
   }}
 }}
 service anvil {{
@@ -87,7 +98,7 @@ service imap-login {{
 
 
 @contextmanager
-def running_dovecot() -> Iterator[Dovecot]:
+def running_dovecot(tls: TlsFiles | None = None) -> Iterator[Dovecot]:
     root = Path(tempfile.mkdtemp(prefix="walletdesk-dovecot-"))
     root.chmod(0o755)  # its unprivileged processes must reach their sockets in here
     for sub in ("run", "state", "mail"):
@@ -97,7 +108,7 @@ def running_dovecot() -> Iterator[Dovecot]:
     (root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
     port = _free_port()
     config = root / "dovecot.conf"
-    config.write_text(_config(root, port))
+    config.write_text(_config(root, port, tls))
     process = subprocess.Popen(
         [DOVECOT, "-F", "-c", str(config)],
         stdout=subprocess.DEVNULL,
@@ -106,7 +117,7 @@ def running_dovecot() -> Iterator[Dovecot]:
     )
     try:
         _wait_for(port, process, root)
-        yield Dovecot(port, root)
+        yield Dovecot(port, root, tls=tls is not None)
     finally:
         process.terminate()
         try:

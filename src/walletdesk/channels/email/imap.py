@@ -58,8 +58,9 @@ class ImapSettingsError(ImapError):
 class _Mailbox:
     """A blocking imaplib connection; each method is called in a worker thread."""
 
-    def __init__(self, server: ServerUrl) -> None:
+    def __init__(self, server: ServerUrl, ca_file: str = "") -> None:
         self.server = server
+        self.ca_file = ca_file
         self.name = server.path or "INBOX"
         self.where = f"{server.username}@{server.host}"
         self.conn: imaplib.IMAP4 | None = None
@@ -70,6 +71,8 @@ class _Mailbox:
         server = self.server
         verify = server.options.get("verify", "true").lower() not in ("0", "false", "no")
         context = ssl.create_default_context()
+        if self.ca_file:
+            context.load_verify_locations(cafile=self.ca_file)  # besides the system's, as SMTP
         if not verify:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
@@ -221,7 +224,7 @@ class ImapPoller:
             if state is None:
                 return 0
             uid_validity, last_uid = state.uid_validity, state.last_uid
-        mailbox = _Mailbox(self.server)
+        mailbox = _Mailbox(self.server, self.settings.imap_ca_file)
         done = 0
         try:
             current_validity = await asyncio.to_thread(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -83,9 +84,14 @@ class EmailSettings(BaseSettings):
         "or =team",
     )
     smtp_url: str = Field(default="", description="Outbound relay: smtp://user:pass@host:port")
+    # PEM file of a private CA that signed the relay's certificate, trusted besides the
+    # system's store. `?verify=false` in the URL still turns checking off altogether.
+    smtp_ca_file: str = ""
     mail_from: str = Field(default="support@walletdesk.test", description="From of our emails")
     mail_from_name: str = "WalletDesk Support"
     imap_url: str = Field(default="", description="imaps://user:pass@host:port/INBOX to poll")
+    # Like smtp_ca_file, for the IMAP server's certificate.
+    imap_ca_file: str = ""
     imap_poll_seconds: float = 30.0
     # Where the poller moves processed mail (empty: it only marks it \\Seen).
     imap_processed_folder: str = ""
@@ -134,6 +140,15 @@ class EmailSettings(BaseSettings):
         if value.strip():
             parse_server_url(value, ("imap", "imaps"))
         return value.strip()
+
+    @field_validator("smtp_ca_file", "imap_ca_file")
+    @classmethod
+    def _check_ca_file(cls, value: str) -> str:
+        value = value.strip()
+        # Checked at start-up: a typo here would otherwise surface as every send failing.
+        if value and not os.path.isfile(value):
+            raise ValueError(f"{value!r} is not a file (a PEM bundle of CA certificates)")
+        return value
 
     @field_validator("email_verify_dkim", mode="before")
     @classmethod

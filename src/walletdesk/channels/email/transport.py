@@ -36,6 +36,7 @@ async def send_email(
         use_tls=server.implicit_tls,
         start_tls=start_tls,
         validate_certs=verify,
+        cert_bundle=settings.smtp_ca_file or None,
         timeout=SEND_TIMEOUT_SECONDS,
         local_hostname=settings.mail_domain,
     )
