@@ -32,6 +32,7 @@ from walletdesk.channels.webchat.replies import (
     ReplyDraft,
     post_replies,
     settle_live_replies,
+    settle_sent,
 )
 from walletdesk.channels.webchat.sites import SiteCache
 from walletdesk.core.errors import DomainError
@@ -72,11 +73,13 @@ class ChatHub:
         self.follow_ups: GroupCommit[FollowUpDraft, Appended | None] = GroupCommit(
             runtime.db, append_follow_ups
         )
-        # Agents' chat messages, the same way.
+        # Agents' chat messages, the same way; once pushed live, their delivery is settled
+        # in batches of its own.
+        self.settling: GroupCommit[int, None] = GroupCommit(runtime.db, settle_sent)
         self.replies: GroupCommit[ReplyDraft, Reply | DomainError] = GroupCommit(
             runtime.db,
             functools.partial(post_replies, live_grace=settings.live_delivery_grace_seconds),
-            then=functools.partial(settle_live_replies, runtime.db),
+            then=functools.partial(settle_live_replies, self.settling),
         )
 
     # --- life ----------------------------------------------------------------------------
@@ -98,7 +101,7 @@ class ChatHub:
             for conn in list(conns):
                 conn.close(CLOSE_GOING_AWAY, "server shutting down")
         # What was sent before the close is still written, whichever queue it waits in.
-        for writes in (self.follow_ups, self.replies):
+        for writes in (self.follow_ups, self.replies, self.settling):
             with suppress(Exception):
                 await writes.close()
         tasks = list(self._tasks)
