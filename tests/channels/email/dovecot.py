@@ -14,7 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from tests.channels.email.tlscerts import TlsFiles
+from tests.conftest import ON_CI
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 USER = "support"
@@ -36,6 +39,15 @@ class Dovecot:
 
 def available() -> bool:
     return os.path.exists(DOVECOT)
+
+
+def require() -> None:
+    """Skip a test without Dovecot here; on CI, where .ci/run installs it, fail instead."""
+    if available():
+        return
+    if ON_CI:
+        pytest.fail("dovecot is not installed: .ci/run must `apt-get install -y dovecot-imapd`")
+    pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
 
 
 def _free_port() -> int:

@@ -18,7 +18,7 @@ from tests.channels.email.conftest import (
 )
 from tests.channels.email.dnszone import loopback_dns, rsa_key, sign
 from tests.channels.email.mail import text_email
-from tests.conftest import ON_CI, unique
+from tests.conftest import unique
 from walletdesk.channels.email.adapter import EmailAdapter
 from walletdesk.channels.email.imap import ImapPoller
 from walletdesk.channels.email.models import EmailAutoReply, EmailMailbox
@@ -29,10 +29,7 @@ from walletdesk.runtime import Runtime
 
 @pytest.fixture(scope="module")
 def imap_server() -> Iterator[dovecot.Dovecot]:
-    if not dovecot.available():
-        if ON_CI:
-            pytest.fail("dovecot is not installed: .ci/run must `apt-get install -y dovecot-imapd`")
-        pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
+    dovecot.require()
     with dovecot.running_dovecot() as server:
         yield server
 

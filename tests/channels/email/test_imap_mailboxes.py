@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from tests.channels.email import dovecot
 from tests.channels.email.conftest import make_settings, new_address, new_message_id, ticket_of
 from tests.channels.email.mail import text_email
-from tests.conftest import ON_CI, make_ticket, unique
+from tests.conftest import make_ticket, unique
 from walletdesk.channels.email.adapter import EmailAdapter
 from walletdesk.channels.email.imap import ImapPoller, ImapSettingsError
 from walletdesk.channels.email.install import embedded_imap_poller
@@ -35,10 +35,7 @@ WAIT = 15.0
 
 @pytest.fixture(scope="module")
 def imap_server() -> Iterator[dovecot.Dovecot]:
-    if not dovecot.available():
-        if ON_CI:
-            pytest.fail("dovecot is not installed: .ci/run must `apt-get install -y dovecot-imapd`")
-        pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
+    dovecot.require()
     with dovecot.running_dovecot() as server:
         yield server
 

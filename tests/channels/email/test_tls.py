@@ -29,7 +29,7 @@ from tests.channels.email.conftest import (
 )
 from tests.channels.email.mail import text_email
 from tests.channels.email.tlscerts import TlsFiles, make_tls_files
-from tests.conftest import ON_CI, make_agent
+from tests.conftest import make_agent
 from walletdesk.channels.email.adapter import EmailAdapter
 from walletdesk.channels.email.imap import ImapPoller
 from walletdesk.channels.email.inbound import receive
@@ -278,10 +278,7 @@ def test_a_missing_ca_file_is_refused_at_start_up(tmp_path: Path, name: str) -> 
 
 @pytest.fixture(scope="module")
 def imaps_server(tls_files: TlsFiles) -> Iterator[dovecot.Dovecot]:
-    if not dovecot.available():
-        if ON_CI:
-            pytest.fail("dovecot is not installed: .ci/run must `apt-get install -y dovecot-imapd`")
-        pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
+    dovecot.require()
     with dovecot.running_dovecot(tls=tls_files) as server:
         yield server
 
