@@ -56,6 +56,7 @@ from _support import (
     recreate_pg_schema,
     table,
 )
+from sqlalchemy import func, select
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -65,6 +66,7 @@ from walletdesk.channels.webchat.sites import create_site
 from walletdesk.core.actors import SYSTEM
 from walletdesk.core.agents.models import Agent
 from walletdesk.core.agents.service import actor_for, create_agent, create_api_token, set_presence
+from walletdesk.core.tickets.models import MESSAGES
 from walletdesk.db import Database
 
 ORIGIN = "http://bench.walletdesk.test"
@@ -339,6 +341,7 @@ async def run_phase(
             await asyncio.wait_for(tracker.all_in.wait(), GRACE_SECONDS)
         await asyncio.sleep(1.0)  # late duplicates (the outbox copy) would show here
         cpu = cpu_delta(cpu_before, cpu_of(server_pids))
+        await _explain_lost(pg_url, tracker)
         for pair in pairs:
             await pair.customer.close()
             await pair.agent.close()
@@ -367,6 +370,23 @@ async def run_phase(
             await worker.wait()
         for server in servers:
             await server.stop()
+
+
+async def _explain_lost(pg_url: str, tracker: Tracker) -> None:
+    """Say which messages never arrived and whether the server stored them (and how often)."""
+    lost = [k for k in tracker.sent if k not in tracker.delivered]
+    if not lost:
+        return
+    db = Database(pg_url)
+    try:
+        async with db.transaction() as session:
+            for key in lost[:10]:
+                stored = await session.scalar(
+                    select(func.count()).where(MESSAGES.c.body_text == f"bench {key}")
+                )
+                print(f"  lost {key}: stored {stored} time(s)", flush=True)
+    finally:
+        await db.dispose()
 
 
 async def _start_worker(pg_url: str, redis_url: str, workdir: Path) -> asyncio.subprocess.Process:
