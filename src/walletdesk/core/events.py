@@ -26,6 +26,10 @@ TICKETS_TOPIC = "tickets"
 _QUEUE_LIMIT = 1000
 _PUBLISH_BATCH = 500
 
+# What a subscriber reads in place of the events it was too slow to take: live screens
+# then reload what they show (the way they do after losing the Redis bus).
+GAP: Event = {"gap": True}
+
 
 class EventBus(Protocol):
     async def publish(self, topic: str, event: Event) -> None: ...
@@ -43,9 +47,16 @@ class _Subscription:
         self.queue: asyncio.Queue[Event] = asyncio.Queue(_QUEUE_LIMIT)
 
     def offer(self, event: Event) -> None:
-        # A subscriber too slow to keep up loses hints, never blocks the publisher.
-        with suppress(asyncio.QueueFull):
+        # A subscriber too slow to keep up never blocks the publisher; it is told that it
+        # missed events (GAP) instead of missing them silently.
+        try:
             self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            log.warning("an event subscriber fell %s events behind; it is told to reload",
+                        _QUEUE_LIMIT)  # fmt: skip
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait(GAP)
 
     async def __aiter__(self) -> AsyncIterator[Event]:
         while True:

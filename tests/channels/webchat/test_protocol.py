@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.channels.webchat.conftest import ChatServer, SiteInfo, customer, open_customer
+from walletdesk.channels.webchat import events
 from walletdesk.channels.webchat.models import Conversation
+from walletdesk.core.events import InProcessEventBus
 from walletdesk.core.tickets.models import Message, Ticket
 from walletdesk.db import Database
 from walletdesk.security.shield import shield_text
@@ -200,3 +203,17 @@ async def test_hello_must_come_first(chat: ChatServer, site: SiteInfo) -> None:
     error = await client.expect("error")
     assert (error["code"], error["fatal"]) == ("hello_required", True)
     assert await client.closed() == 4400
+
+
+async def test_a_node_that_fell_behind_its_events_tells_clients_to_resync(
+    chat: ChatServer, site: SiteInfo
+) -> None:
+    bus = chat.runtime.bus
+    if not isinstance(bus, InProcessEventBus):
+        pytest.skip("the in-process bus's backlog limit; Redis resubscribes instead")
+    client, _ = await customer(chat, site)
+    # More events than the hub's backlog holds, published without yielding to its reader.
+    for n in range(1_100):
+        await bus.publish(events.TOPIC, {"k": "noise", "n": n})
+    await client.expect("resync")
+    await client.close()

@@ -205,6 +205,11 @@ class ChatHub:
             await asyncio.sleep(BUS_RETRY_SECONDS)
 
     def dispatch(self, event: Event) -> None:
+        if event.get("gap"):  # this node's listener fell behind: clients fetch what they missed
+            self._broadcast({"type": "resync"})
+            for waiting in self._waiting_tiers():
+                self.request_queue_refresh(waiting)
+            return
         kind = event.get("k")
         frame = event.get("f")
         if kind == "q":
@@ -307,14 +312,16 @@ class ChatHub:
         """Waits change as time passes and agents' heartbeats expire: refresh now and then."""
         while True:
             await asyncio.sleep(self.settings.queue_refresh_seconds)
-            tiers = {
-                conn.tier
-                for conns in self._customers.values()
-                for conn in conns
-                if conn.status in ("new", "waiting")
-            }
-            for tier in tiers:
+            for tier in self._waiting_tiers():
                 self.request_queue_refresh(tier)
+
+    def _waiting_tiers(self) -> set[int]:
+        return {
+            conn.tier
+            for conns in self._customers.values()
+            for conn in conns
+            if conn.status in ("new", "waiting")
+        }
 
     # --- agent heartbeats -------------------------------------------------------------------
 

@@ -60,7 +60,9 @@ async def relay(
                     yield ": heartbeat\n\n"
                     continue
                 event, pending = pending.result(), None
-                if isinstance(event, dict) and may_see(me, event):
+                if isinstance(event, dict) and event.get("gap"):
+                    yield format_event({"type": "resync"})  # missed some: the page reloads
+                elif isinstance(event, dict) and may_see(me, event):
                     yield format_event(event)
         finally:
             if pending is not None:

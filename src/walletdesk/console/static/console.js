@@ -67,7 +67,8 @@
     var event;
     try { event = JSON.parse(message.data); } catch (e) { return; }
     if (page === "ticket") {
-      if (event.number === ticketNumber) showBadge(badgeText());
+      // "resync": the server missed events, so this ticket may have changed too.
+      if (event.number === ticketNumber || event.type === "resync") showBadge(badgeText());
       return;
     }
     if (page !== "inbox") return;
