@@ -41,17 +41,21 @@ import walletdesk.helpcenter.search.engine as engine_module
 from walletdesk.helpcenter.rendering import plain_text, render_markdown
 from walletdesk.helpcenter.search.documents import SearchDoc
 from walletdesk.helpcenter.search.engine import LEXICAL_CANDIDATES, Fusion, SearchEngine
+from walletdesk.helpcenter.search.english import MiniLM, serves_locale
 from walletdesk.helpcenter.search.semantic import Classifier, Embedder, SemanticIndex, texts_of
+from walletdesk.helpcenter.search.vectors import TextEncoder
 
 Matrix = npt.NDArray[np.float32]
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "walletdesk"
 
 
 class Vectors:
-    """e5 "query:" vectors by text, kept in an .npz file between runs."""
+    """An encoder's vectors by text (e5 "query:" ones by default), kept in an .npz file
+    between runs."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, encoder: type[TextEncoder] = Embedder) -> None:
         self.path = path
+        self.encoder = encoder
         self.known: dict[str, Matrix] = {}
         if path.exists():
             with np.load(path, allow_pickle=False) as data:
@@ -63,7 +67,7 @@ class Vectors:
             print(f"embedding {len(missing):,} texts not in {self.path} …", flush=True)
             for start in range(0, len(missing), 512):
                 chunk = missing[start : start + 512]
-                self.known.update(zip(chunk, Embedder.shared().texts(chunk), strict=True))
+                self.known.update(zip(chunk, self.encoder.shared().texts(chunk), strict=True))
                 self.save()
         return np.stack([self.known[t] for t in texts])
 
@@ -87,6 +91,8 @@ class Dataset:
     matrix: Matrix  # the article texts' vectors, grouped by article
     counts: npt.NDArray[np.int64]
     readable: list[bool] | None = None  # whether the engine would embed the query
+    # The English encoder's vectors of the queries and of the article texts (en only).
+    english: tuple[Matrix, Matrix] | None = None
 
     @classmethod
     def make(
@@ -96,6 +102,7 @@ class Dataset:
         queries: list[tuple[str, set[str]]],
         tune: Sequence[bool],
         vectors: Vectors,
+        english: Vectors | None = None,
     ) -> Dataset:
         engine = SearchEngine.build(docs)
         locale = docs[0].locale
@@ -111,12 +118,15 @@ class Dataset:
             own = texts_of(doc) or [doc.slug]
             texts += own
             counts.append(len(own))
+        second = None
+        if english is not None and serves_locale(locale):
+            second = (english.of([q[:1000] for q, _ in queries]), english.of(texts))
         return cls(
             name, locale, engine, [q for q, _ in queries],
             [{position[s] for s in slugs if s in position} for _, slugs in queries],
             np.asarray(tune, dtype=bool), lexical,
             vectors.of([q[:1000] for q, _ in queries]), vectors.of(texts),
-            np.asarray(counts, dtype=np.int64),
+            np.asarray(counts, dtype=np.int64), english=second,
         )  # fmt: skip
 
     def semantic(self, *, projection: bool = True, classify: bool = True) -> SemanticIndex:
@@ -124,22 +134,30 @@ class Dataset:
             return SemanticIndex(self.matrix, self.counts, classify=classify)
         return SemanticIndex.from_vectors(self.matrix, self.counts, classify=classify)
 
+    def english_semantic(self) -> dict[str, SemanticIndex]:
+        """The English encoder's index, as the engine takes it ({} where there is none)."""
+        if self.english is None:
+            return {}
+        return {self.locale: SemanticIndex.from_vectors(self.english[1], self.counts)}
 
-def banking77(vectors: Vectors) -> Dataset:
+
+def banking77(vectors: Vectors, english: Vectors | None = None) -> Dataset:
     articles, queries = banking77_corpus(BANKING77)
     docs = [doc_of(i, a) for i, a in enumerate(articles)]
     pairs = [(text, {slug}) for text, slug in queries]
-    return Dataset.make("Banking77", docs, pairs, tuning_half(queries), vectors)
+    return Dataset.make("Banking77", docs, pairs, tuning_half(queries), vectors, english)
 
 
-def wallet(vectors: Vectors) -> list[Dataset]:
+def wallet(vectors: Vectors, english: Vectors | None = None) -> list[Dataset]:
     articles = read_jsonl(DEFAULT_CORPUS)
     queries = read_jsonl(EVAL_QUERIES)
     result = []
     for locale in sorted({str(a["locale"]) for a in articles}):
         docs = [doc_of(i, a) for i, a in enumerate(articles) if a["locale"] == locale]
         mine = [(str(q["query"]), set(q["relevant"])) for q in queries if q["locale"] == locale]  # type: ignore[call-overload]
-        result.append(Dataset.make(f"wallet {locale}", docs, mine, [True] * len(mine), vectors))
+        result.append(
+            Dataset.make(f"wallet {locale}", docs, mine, [True] * len(mine), vectors, english)
+        )
     return result
 
 
@@ -173,9 +191,14 @@ def through_engine(data: Dataset, engine: SearchEngine) -> Result:
     if data.readable is None and engine.has_semantic(data.locale):
         data.readable = [engine.wants_vector(q, data.locale) for q in data.queries]
     ranks = []
+    english = data.english if engine.has_english(data.locale) else None
     for n, (lexical, relevant) in enumerate(zip(data.lexical, data.relevant, strict=True)):
-        vector = data.vectors[n] if data.readable and data.readable[n] else None
-        ranks.append(rank_of([i for i, _ in engine.rank(data.locale, lexical, vector)], relevant))
+        vector = second = None
+        if data.readable and data.readable[n]:
+            vector = data.vectors[n]
+            second = english[0][n] if english is not None else None
+        order = [i for i, _ in engine.rank(data.locale, lexical, vector, second)]
+        ranks.append(rank_of(order, relevant))
     return Result(np.asarray(ranks, dtype=np.float64))
 
 
@@ -192,7 +215,19 @@ def by_scores(data: Dataset, score: Callable[[int], Matrix]) -> Result:
 
 
 def signals(data: Dataset, semantic: SemanticIndex) -> dict[str, Matrix]:
-    """Every signal the fusion adds, per query and article."""
+    """Every signal the fusion adds, per query and article (the English encoder's too, as
+    "english classifier" and "english related", where the dataset has its vectors)."""
+    out = e5_signals(data, semantic)
+    english = data.english_semantic().get(data.locale)
+    if english is not None and data.english is not None:
+        found = [english.signals(v) for v in data.english[0]]
+        out["english related"] = np.stack([f.related for f in found])
+        if all(f.classifier is not None for f in found):
+            out["english classifier"] = np.stack([f.classifier for f in found])  # type: ignore[misc]
+    return out
+
+
+def e5_signals(data: Dataset, semantic: SemanticIndex) -> dict[str, Matrix]:
     out: dict[str, list[Matrix]] = {"neighbours": [], "related": [], "classifier": [], "words": []}
     for lexical, vector in zip(data.lexical, data.vectors, strict=True):
         found = semantic.signals(vector)
@@ -234,7 +269,7 @@ def single_signal_rows(data: Dataset, semantic: SemanticIndex) -> list[tuple[str
             total += contribution
         return total
 
-    return [
+    rows = [
         ("lexical alone (BM25F)", by_scores(data, lambda n: found["words"][n])),
         ("e5 max-sim: best text of each article", by_scores(
             data, lambda n: np.maximum.reduceat(sims[n], starts))),
@@ -248,22 +283,35 @@ def single_signal_rows(data: Dataset, semantic: SemanticIndex) -> list[tuple[str
         ("classifier on projected vectors", by_scores(data, lambda n: found["classifier"][n])),
         ("reciprocal-rank fusion of the four", by_scores(data, rrf)),
     ]  # fmt: skip
+    for name in ("english classifier", "english related"):
+        if name in found:
+            label = f"English encoder: {name.removeprefix('english ')}"
+            rows.append((label, by_scores(data, lambda n, name=name: found[name][n])))
+    return rows
 
 
 def engine_rows(data: Dataset, semantic: SemanticIndex) -> list[tuple[str, Result]]:
     lexical = SearchEngine(data.engine.lexical)
     base = Fusion()
+    english = data.english_semantic()
 
-    def run(fusion: Fusion, index: SemanticIndex = semantic) -> Result:
-        return through_engine(data, SearchEngine(lexical.lexical, {data.locale: index}, fusion))
+    def run(fusion: Fusion, index: SemanticIndex = semantic, second: bool = True) -> Result:
+        engine = SearchEngine(
+            lexical.lexical, {data.locale: index}, fusion, english if second else None
+        )
+        return through_engine(data, engine)
 
     rows = [("lexical only (engine)", through_engine(data, lexical)),
-            ("full engine: classifier + related + neighbours + lexical", run(base)),
+            ("full engine" + (" (e5 + English encoder + lexical)" if english else ""), run(base)),
             ("  without lexical", run(replace(base, lexical=0))),
             ("  without classifier", run(replace(base, classifier=0))),
             ("  without related", run(replace(base, related=0))),
             ("  without neighbours", run(replace(base, neighbours=0))),
             ("  without the projection", run(base, data.semantic(projection=False)))]  # fmt: skip
+    if english:
+        rows += [("  without the English encoder", run(base, second=False)),
+                 ("  without its classifier", run(replace(base, english_classifier=0))),
+                 ("  without its soft-max", run(replace(base, english_related=0)))]  # fmt: skip
     saved = engine_module.RANK_ALL_ARTICLES
     engine_module.RANK_ALL_ARTICLES = 0
     try:
@@ -304,6 +352,8 @@ def search_weights(data: Dataset, semantic: SemanticIndex) -> Fusion:
     relevant = np.array([min(r) for r in data.relevant])
     keys = {"classifier": "classifier", "related": "related",
             "neighbours": "neighbours", "lexical": "words"}  # fmt: skip
+    keys |= {f"english_{k}": f"english {k}" for k in ("classifier", "related")
+             if f"english {k}" in found}  # fmt: skip
 
     def score(fusion: Fusion) -> tuple[float, float]:
         total = sum(getattr(fusion, k) * found[v] for k, v in keys.items())
@@ -318,7 +368,10 @@ def search_weights(data: Dataset, semantic: SemanticIndex) -> Fusion:
     grid = {"classifier": [0, 0.25, 0.5, 0.75, 1, 1.5, 2],
             "related": [0, 5, 10, 15, 20, 30, 40, 60, 80],
             "neighbours": [0, 10, 20, 30, 40, 60, 80, 120],
-            "lexical": [0, 0.5, 1, 1.5, 2, 3, 4, 6]}  # fmt: skip
+            "lexical": [0, 0.5, 1, 1.5, 2, 3, 4, 6],
+            "english_classifier": [0, 0.25, 0.5, 1, 1.5, 2],
+            "english_related": [0, 2.5, 5, 10, 15, 20]}  # fmt: skip
+    grid = {k: v for k, v in grid.items() if k in keys}
     best, current = score(Fusion()), Fusion()
     for _ in range(3):
         for name, values in grid.items():
@@ -511,6 +564,10 @@ def explore(data: Dataset, semantic: SemanticIndex) -> list[tuple[str, Result]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache", type=Path, default=CACHE / "e5-query-vectors.npz")
+    parser.add_argument("--english-cache", type=Path, default=CACHE / "minilm-vectors.npz")
+    parser.add_argument(
+        "--no-english", action="store_true", help="without the English encoder (e5 only)"
+    )
     parser.add_argument("--search", action="store_true", help="search the fusion weights")
     parser.add_argument("--skip-wallet", action="store_true")
     parser.add_argument(
@@ -519,9 +576,10 @@ def main() -> None:
     args = parser.parse_args()
     print(f"Help-center ranking ablation — {machine_notes()}")
     vectors = Vectors(args.cache)
-    datasets = [] if args.skip_wallet else wallet(vectors)
+    english = None if args.no_english else Vectors(args.english_cache, MiniLM)
+    datasets = [] if args.skip_wallet else wallet(vectors, english)
     if BANKING77.exists():
-        datasets.insert(0, banking77(vectors))
+        datasets.insert(0, banking77(vectors, english))
     else:
         print(f"Banking77: {BANKING77} not found; skipped")
     if args.explore:
@@ -533,7 +591,9 @@ def main() -> None:
             return
         fusion = search_weights(datasets[0], datasets[0].semantic())
         for data in datasets:
-            engine = SearchEngine(data.engine.lexical, {data.locale: data.semantic()}, fusion)
+            engine = SearchEngine(
+                data.engine.lexical, {data.locale: data.semantic()}, fusion, data.english_semantic()
+            )
             print_rows(data, [("searched weights", through_engine(data, engine))])
         return
     for data in datasets:

@@ -18,8 +18,10 @@ from contextlib import suppress
 
 from walletdesk.db import Database
 from walletdesk.helpcenter.search.documents import AnalysedDoc, SearchDoc
-from walletdesk.helpcenter.search.engine import Hit, SearchEngine
+from walletdesk.helpcenter.search.engine import MAX_QUERY_CHARS, Hit, SearchEngine
+from walletdesk.helpcenter.search.english import MiniLM, english_model_wanted, serves_locale
 from walletdesk.helpcenter.search.semantic import Embedder, SemanticIndex, semantic_wanted
+from walletdesk.helpcenter.search.vectors import Matrix, TextEncoder
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ class SearchService:
     def __init__(self, db: Database, *, semantic: bool | None = None) -> None:
         self.db = db
         self.semantic_enabled = semantic_wanted() if semantic is None else semantic
+        self.english_enabled = self.semantic_enabled and english_model_wanted()
         self._engine: SearchEngine | None = None
         self._version = -1
         self._generation = -1
@@ -86,21 +89,35 @@ class SearchService:
         )
 
     async def _build_semantic(self, engine: SearchEngine, version: int) -> None:
-        def build() -> dict[str, SemanticIndex]:
-            embedder = Embedder.shared()
-            return {
-                loc: SemanticIndex.build(embedder, ix.docs) for loc, ix in engine.lexical.items()
-            }
+        """e5 for every locale first (search uses it as soon as it is there), then the
+        English encoder for the locales it reads."""
 
+        def build(encoder: TextEncoder, locales: list[str]) -> dict[str, SemanticIndex]:
+            return {loc: SemanticIndex.build(encoder, engine.lexical[loc].docs) for loc in locales}
+
+        locales = list(engine.lexical)
         try:
-            semantic = await asyncio.to_thread(build)
+            semantic = await asyncio.to_thread(build, Embedder.shared(), locales)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("the semantic stage could not be built; search stays lexical")
             return
-        if self._version == version and self._engine is engine:
-            self._engine = engine.with_semantic(semantic)
+        if self._version != version or self._engine is not engine:
+            return
+        self._engine = with_e5 = engine.with_semantic(semantic)
+        english_locales = [loc for loc in locales if serves_locale(loc)]
+        if not self.english_enabled or not english_locales:
+            return
+        try:
+            english = await asyncio.to_thread(build, MiniLM.shared(), english_locales)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the English encoder's stage could not be built; e5 alone ranks")
+            return
+        if self._version == version and self._engine is with_e5:
+            self._engine = engine.with_semantic(semantic, english)
 
     @property
     def semantic_state(self) -> str:
@@ -131,10 +148,17 @@ class SearchService:
 
     async def search(self, query: str, locale: str, limit: int = 10) -> list[Hit]:
         engine = await self.engine()
-        vector = None
+        vector = english = None
         if engine.wants_vector(query, locale):
-            vector = await asyncio.to_thread(Embedder.shared().query, query[:500])
-        return engine.search(query, locale, limit, query_vector=vector)
+            vector, english = await asyncio.to_thread(
+                query_vectors, query[:MAX_QUERY_CHARS], engine.has_english(locale)
+            )
+        return engine.search(query, locale, limit, query_vector=vector, english_vector=english)
+
+
+def query_vectors(query: str, english: bool) -> tuple[Matrix, Matrix | None]:
+    """The query's e5 vector, and the English encoder's when the locale has that stage."""
+    return Embedder.shared().query(query), MiniLM.shared().query(query) if english else None
 
 
 _services: weakref.WeakKeyDictionary[Database, SearchService] = weakref.WeakKeyDictionary()

