@@ -93,6 +93,14 @@ AUDIT_ACTION = {
     "helpcenter.article.updated": N_("Help article updated"),
     "helpcenter.question.added": N_("Question added to help article"),
     "helpcenter.revisions.viewed": N_("Help article history viewed"),
+    "agent.deactivated": N_("Agent deactivated"),
+    "email.original_viewed": N_("Original email viewed"),
+    "webchat.site_created": N_("Chat site created"),
+    "webchat.site_updated": N_("Chat site updated"),
+    "webchat.site_deactivated": N_("Chat site turned off"),
+    "webchat.site_activated": N_("Chat site turned on"),
+    "webchat.site_secret_viewed": N_("Chat site secret viewed"),
+    "webchat.site_secret_rotated": N_("Chat site secret rotated"),
 }
 # Field names in core's InvalidInput errors.
 FIELD = {

@@ -7,6 +7,7 @@ from a CLI without Redis) re-reads the site within SITE_CACHE_SECONDS.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import secrets
 import time
@@ -25,25 +26,59 @@ from walletdesk.channels.webchat import events
 from walletdesk.channels.webchat.models import WebchatSite
 from walletdesk.core.actors import Actor
 from walletdesk.core.audit.service import record
-from walletdesk.core.errors import InvalidInput, NotFound
+from walletdesk.core.errors import InvalidInput, NotFound, PermissionDenied
 from walletdesk.db import Database, utcnow
 
 SITE_CACHE_SECONDS = 30.0
+# A site is a handful of web properties; the cap keeps a pasted list from becoming a 1 MB row.
+MAX_ORIGINS = 50
+MAX_ORIGIN_CHARS = 300
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_HOST_LABELS = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?")
+# What create_site makes ("ws_" + URL-safe base64). Anything else is no key of ours and never
+# reaches the database (PostgreSQL refuses a NUL byte in a query parameter with an error).
+_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _HOURS = re.compile(r"^\s*([1-7])-([1-7])\s+(\d{2}:\d{2})-(\d{2}:\d{2})\s+(\S+)\s*$")
 
 
 def normalize_origin(value: str) -> str:
-    """'HTTPS://Wallet.Example/' → 'https://wallet.example': what browsers send as Origin."""
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput("origin", f"{value!r} is not an origin like https://wallet.example")
+    """'HTTPS://Wallet.Example:443/' → 'https://wallet.example': what browsers send as Origin.
+
+    Browsers leave the default port out and send an internationalised host in its ASCII
+    (punycode) form, so both are stored that way or the site would never match.
+    """
+    text = value.strip()
+    problem = InvalidInput("origin", f"{text[:100]!r} is not an origin like https://wallet.example")
+    if len(text) > MAX_ORIGIN_CHARS or any(c.isspace() or ord(c) < 32 for c in text):
+        raise problem
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # raises ValueError for "abc" or 99999
+        hostname = parts.hostname
+    except ValueError:
+        raise problem from None
+    if parts.scheme not in ("http", "https") or not hostname or "@" in parts.netloc:
+        raise problem
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise InvalidInput("origin", f"{value!r}: an origin has no path, query or fragment")
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}"
+        raise InvalidInput("origin", f"{text[:100]!r}: an origin has no path, query or fragment")
+    host = _ascii_host(hostname, problem)
+    port_part = f":{port}" if port is not None and port != _DEFAULT_PORTS[parts.scheme] else ""
+    return f"{parts.scheme}://{host}{port_part}"
+
+
+def _ascii_host(hostname: str, problem: InvalidInput) -> str:
+    if ":" in hostname:  # an IPv6 literal, written in brackets
+        try:
+            return f"[{ipaddress.IPv6Address(hostname).compressed}]"
+        except ValueError:
+            raise problem from None
+    try:
+        host = hostname.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise problem from None
+    if not _HOST_LABELS.fullmatch(host):
+        raise problem
+    return host
 
 
 def parse_business_hours(text: str) -> dict[str, Any]:
@@ -61,6 +96,8 @@ def parse_business_hours(text: str) -> dict[str, Any]:
     days = list(range(int(first), int(last) + 1))
     if not days:
         raise InvalidInput("hours", "the first day must not come after the last")
+    if opens == closes:  # would read as "never open", not "all day"
+        raise InvalidInput("hours", "opening and closing times must differ")
     return {"timezone": zone, "days": days, "open": opens, "close": closes}
 
 
@@ -114,13 +151,24 @@ def _snapshot(row: WebchatSite) -> Site:
 def _clean_name(name: str) -> str:
     if not name.strip():
         raise InvalidInput("name", "must not be empty")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name.strip()):
+        raise InvalidInput("name", "one line of text, without control characters")
     return name.strip()[:100]
 
 
 def _clean_origins(origins: Sequence[str]) -> list[str]:
     if not origins:
         raise InvalidInput("origin", "give at least one origin the widget may run on")
-    return sorted({normalize_origin(o) for o in origins})
+    cleaned = sorted({normalize_origin(o) for o in origins})
+    if len(cleaned) > MAX_ORIGINS:
+        raise InvalidInput("origin", f"at most {MAX_ORIGINS} origins per site")
+    return cleaned
+
+
+def _require_admin(actor: Actor) -> None:
+    """Sites hold the identity secret: only administrators (and the CLI, as SYSTEM) manage them."""
+    if not actor.is_admin:
+        raise PermissionDenied("only administrators may manage chat sites")
 
 
 async def create_site(
@@ -131,6 +179,7 @@ async def create_site(
     origins: Sequence[str],
     business_hours: dict[str, Any] | None = None,
 ) -> WebchatSite:
+    _require_admin(actor)
     site = WebchatSite(
         key="ws_" + secrets.token_urlsafe(12),
         name=_clean_name(name),
@@ -150,6 +199,8 @@ async def list_sites(session: AsyncSession) -> Sequence[WebchatSite]:
 
 
 async def get_site(session: AsyncSession, key: str, *, for_update: bool = False) -> WebchatSite:
+    if not _KEY.fullmatch(key.strip()):
+        raise NotFound("no chat site with such a key (see: webchat site list)")
     query = select(WebchatSite).where(WebchatSite.key == key.strip())
     if for_update:
         query = query.with_for_update()
@@ -177,6 +228,7 @@ async def update_site(
     business_hours: dict[str, Any] | None = KEEP,
 ) -> WebchatSite:
     """Change what was given; the audit entry names the fields that changed."""
+    _require_admin(actor)
     site = await get_site(session, key, for_update=True)
     changed: dict[str, Any] = {}
     if name is not None and _clean_name(name) != site.name:
@@ -199,6 +251,7 @@ async def set_site_active(
     session: AsyncSession, actor: Actor, key: str, *, active: bool
 ) -> WebchatSite:
     """An inactive site's widget is refused (`site_inactive`); chats under way may finish."""
+    _require_admin(actor)
     site = await get_site(session, key, for_update=True)
     if site.is_active == active:
         return site
@@ -215,11 +268,23 @@ async def rotate_identity_secret(session: AsyncSession, actor: Actor, key: str) 
 
     The new secret is returned once and never written to the audit trail.
     """
+    _require_admin(actor)
     site = await get_site(session, key, for_update=True)
     site.identity_secret = secrets.token_urlsafe(32)
     await session.flush()
     await record(session, actor, "webchat.site_secret_rotated", "webchat_site", site.key)
     _changed(session, site)
+    return site.identity_secret
+
+
+async def reveal_identity_secret(session: AsyncSession, actor: Actor, key: str) -> str:
+    """The current identity secret, for an administrator who asked to see it.
+
+    Reading it is a sensitive view: the audit entry says who saw it (never the secret).
+    """
+    _require_admin(actor)
+    site = await get_site(session, key)
+    await record(session, actor, "webchat.site_secret_viewed", "webchat_site", site.key)
     return site.identity_secret
 
 
@@ -235,6 +300,8 @@ class SiteCache:
 
     async def get(self, key: str) -> Site | None:
         """The site with this key, active or not (None: no such site)."""
+        if not _KEY.fullmatch(key):
+            return None
         cached = self._sites.get(key)
         now = time.monotonic()
         if cached is not None and now - cached[0] < SITE_CACHE_SECONDS:
