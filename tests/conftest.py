@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from walletdesk.app import create_app
@@ -28,6 +28,7 @@ from walletdesk.core.channels import InboundMessage
 from walletdesk.core.contacts.service import SenderIdentity
 from walletdesk.core.events import InProcessEventBus
 from walletdesk.core.ingest import IngestResult, ingest
+from walletdesk.core.outbox.models import OutboxJob, OutboxStatus
 from walletdesk.db import Database
 from walletdesk.migrate import upgrade_async
 from walletdesk.runtime import Runtime
@@ -114,8 +115,14 @@ def db_url(backend: str, request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def runtime(db_url: str, tmp_path: Path) -> AsyncIterator[Runtime]:
-    """A runtime on one backend with an in-process bus, as `walletdesk serve` would build it."""
+async def runtime(
+    db_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Runtime]:
+    """A runtime on one backend with an in-process bus, as `walletdesk serve` would build it.
+
+    The database outlives the test, its outbox jobs do not: the test starts with none
+    waiting, and what it leaves waiting is retired when it ends (see `_retire_waiting_jobs`).
+    """
     from walletdesk.channels import install_channels
 
     settings = Settings(
@@ -133,8 +140,41 @@ async def runtime(db_url: str, tmp_path: Path) -> AsyncIterator[Runtime]:
         files=LocalFileStore(tmp_path / "attachments"),
     )
     install_channels(rt)
+    newest = await _no_job_waiting(rt.db)
     yield rt
+    await _retire_waiting_jobs(rt.db, newest, request.node.nodeid)
     await rt.close()
+
+
+_WAITING = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+
+
+async def _no_job_waiting(db: Database) -> int:
+    """Retires any outbox job still waiting (each test retires its own when it ends, so
+    these are only a late server's); returns the newest job's id.
+
+    A job left due (an acknowledgement nobody sent, a reply whose relay was gone) would go
+    out through a later test's worker, to that test's relay or webhook, or take the place
+    of that test's own job in a claim.
+    """
+    await _retire_waiting_jobs(db, 0, "an earlier test")
+    async with db.transaction() as session:
+        newest = await session.scalar(select(func.coalesce(func.max(OutboxJob.id), 0)))
+    return int(newest or 0)
+
+
+async def _retire_waiting_jobs(db: Database, after: int, test: str) -> None:
+    """Gives up the jobs a test left waiting, naming the test, so no later worker sends them."""
+    async with db.transaction() as session:
+        await session.execute(
+            update(OutboxJob)
+            .where(OutboxJob.id > after, OutboxJob.status.in_(_WAITING))
+            .values(
+                status=OutboxStatus.DEAD,
+                lease_until=None,
+                last_error=f"left waiting when {test} ended"[:2000],
+            )
+        )
 
 
 @pytest.fixture

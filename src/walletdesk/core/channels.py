@@ -77,6 +77,14 @@ class PermanentDeliveryError(DeliveryError):
     """Retrying cannot help (no address, channel not configured, message refused)."""
 
 
+class ChannelSettingsError(DeliveryError):
+    """The channel's own settings keep it from delivering (a relay refusing our login).
+
+    Not the job's fault, and fixed by an admin some time later: the job is retried and
+    waits, never dead for it, so once the settings are right what was queued goes out.
+    """
+
+
 class ChannelAdapter(Protocol):
     name: str
 

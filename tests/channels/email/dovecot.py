@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -30,6 +31,7 @@ class Dovecot:
     root: Path
     # Serving only implicit TLS (imaps) on `port`, with a certificate the test CA signed.
     tls: bool = False
+    pid: int = 0  # of the master, which leads the process group of all its processes
 
     @property
     def url(self) -> str:
@@ -129,7 +131,7 @@ def running_dovecot(tls: TlsFiles | None = None) -> Iterator[Dovecot]:
     )
     try:
         _wait_for(port, process, root)
-        yield Dovecot(port, root, tls=tls is not None)
+        yield Dovecot(port, root, tls=tls is not None, pid=process.pid)
     finally:
         process.terminate()
         try:
@@ -140,6 +142,17 @@ def running_dovecot(tls: TlsFiles | None = None) -> Iterator[Dovecot]:
         if process.stderr:
             process.stderr.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def stalled(server: Dovecot) -> Iterator[None]:
+    """Dovecot frozen (SIGSTOP to all its processes), as a hung or overloaded server is: the
+    kernel still accepts connections on its port, and then nothing is ever said on them."""
+    os.killpg(server.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.killpg(server.pid, signal.SIGCONT)
 
 
 def _wait_for(port: int, process: subprocess.Popen[bytes], root: Path) -> None:

@@ -12,8 +12,8 @@ from walletdesk.channels.email import service
 from walletdesk.channels.email.compose import build_ack, stable_message_id
 from walletdesk.channels.email.models import Direction
 from walletdesk.channels.email.settings import EmailSettings
-from walletdesk.channels.email.transport import send_email
-from walletdesk.core.channels import PermanentDeliveryError
+from walletdesk.channels.email.transport import WAITS_FOR_SETTINGS, send_email
+from walletdesk.core.channels import ChannelSettingsError, DeliveryError, PermanentDeliveryError
 from walletdesk.core.outbox.models import OutboxJob
 from walletdesk.core.outbox.service import enqueue
 from walletdesk.core.tickets.queries import first_customer_text
@@ -100,7 +100,13 @@ class SendAck:
             )
         except (ValueError, TypeError) as exc:
             raise PermanentDeliveryError(f"cannot address an email to {to!r}: {exc}") from None
-        await send_email(self.settings, email, sender="", recipients=[to])
+        try:
+            await send_email(self.settings, email, sender="", recipients=[to])
+        except ChannelSettingsError as exc:
+            # Unlike a reply, a greeting hours late (after the agent's answer, perhaps) is
+            # worse than none: it gives up after its usual attempts.
+            said = str(exc).replace(WAITS_FOR_SETTINGS, "the acknowledgement is not kept waiting")
+            raise DeliveryError(said) from None
         return our_id
 
     async def _articles(self, question: str, locale: str) -> list[tuple[str, str]]:

@@ -178,19 +178,25 @@ async def mark_failed(
     error: str,
     *,
     permanent: bool,
+    settings_fault: bool = False,
     base_delay: float = BACKOFF_BASE_SECONDS,
 ) -> bool | None:
     """Schedule the next attempt, or give up for good; returns whether the job is now dead.
 
-    None if this worker's lease ran out and another worker holds the job now.
+    A settings fault (the channel's configuration refuses, not the message) never kills the
+    job nor spends its last attempt: it waits, retried at the longest pause its attempts
+    allow, until an admin fixes the settings. None if this worker's lease ran out and
+    another worker holds the job now.
     """
-    dead = permanent or job.attempts >= job.max_attempts
+    dead = not settings_fault and (permanent or job.attempts >= job.max_attempts)
+    attempts = min(job.attempts, max(job.max_attempts - 1, 0)) if settings_fault else job.attempts
     next_at: datetime = utcnow() + backoff(job.attempts, base_delay)
     held = await _finish(
         session,
         job,
         worker_id,
         status=OutboxStatus.DEAD if dead else OutboxStatus.PENDING,
+        attempts=attempts,
         next_attempt_at=next_at,
         lease_until=None,
         last_error=error[:2000],

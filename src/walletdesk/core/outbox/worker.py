@@ -13,7 +13,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from walletdesk.core.channels import DeliveryError, PermanentDeliveryError
+from walletdesk.core.channels import ChannelSettingsError, DeliveryError, PermanentDeliveryError
 from walletdesk.core.events import EventBus
 from walletdesk.core.outbox import service
 from walletdesk.core.outbox.models import OutboxJob
@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 class JobHandler(Protocol):
     async def run(self, job: OutboxJob) -> str | None:
-        """Do the job; raise DeliveryError to retry, PermanentDeliveryError to give up.
+        """Do the job; raise DeliveryError to retry, PermanentDeliveryError to give up,
+        ChannelSettingsError to wait for an admin.
 
         Returns the platform's id for what was sent, if it gave one.
         """
@@ -75,7 +76,7 @@ class OutboxWorker:
     async def _process(self, job: OutboxJob) -> None:
         handler = self.handlers.get(job.kind)
         error: str | None = None
-        permanent = False
+        permanent = settings_fault = False
         external_id: str | None = None
         if handler is None:
             error, permanent = f"no handler for job kind {job.kind!r}", True
@@ -89,6 +90,8 @@ class OutboxWorker:
                 external_id = await handler.run(job)
             except PermanentDeliveryError as exc:
                 error, permanent = str(exc) or type(exc).__name__, True
+            except ChannelSettingsError as exc:
+                error, settings_fault = str(exc) or type(exc).__name__, True
             except DeliveryError as exc:
                 error = str(exc) or type(exc).__name__
             except Exception as exc:  # a bug in a handler must not stop the worker
@@ -105,6 +108,7 @@ class OutboxWorker:
                     self.worker_id,
                     error,
                     permanent=permanent,
+                    settings_fault=settings_fault,
                     base_delay=self.backoff_base,
                 )
                 held, dead = outcome is not None, bool(outcome)
