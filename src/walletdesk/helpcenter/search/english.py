@@ -20,7 +20,6 @@ import json
 import logging
 import math
 import os
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +50,12 @@ def serves_locale(locale: str) -> bool:
 
 
 def model_folder() -> Path:
-    return Path(str(resources.files(PACKAGE) / "model"))
+    """The wheel's model folder, found without importing the package: we use its files
+    (whose hashes uv.lock pins), never its code."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"{PACKAGE} is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
 class MiniLM(TextEncoder):
