@@ -183,6 +183,32 @@ async def test_a_failing_item_fails_alone(db: Database) -> None:
     assert isinstance(outcomes[1], Refused)
 
 
+async def test_an_item_submitted_as_the_writer_finishes_is_still_written(db: Database) -> None:
+    """The writer's task is done, its done-callback not yet run: a submit then must start a
+    new writer, or the item waits for a submit that may never come (a chat's last message)."""
+    second_written = asyncio.Event()
+
+    async def write(session: AsyncSession, items: Sequence[int]) -> list[int]:
+        if 2 in items:
+            second_written.set()
+        return list(items)
+
+    writer: GroupCommit[int, int] = GroupCommit(db, write)
+    # submit()'s synchronous part, driven by hand so it can run inside a callback.
+    first, second = writer.submit(1), writer.submit(2)
+    first.send(None)
+    # The item's future is resolved in the writer's last step; its callbacks are queued
+    # before the writer task's own, so this one runs while the writer is finished but
+    # still counted.
+    writer._pending[0][1].add_done_callback(lambda _: second.send(None))
+    try:
+        await asyncio.wait_for(second_written.wait(), 5)
+    finally:
+        first.close()
+        second.close()
+    await writer.close()
+
+
 async def test_close_finishes_what_is_queued(db: Database) -> None:
     opened = await _chat(db)
     writer: GroupCommit[FollowUpDraft, Appended | None] = GroupCommit(db, append_follow_ups)
