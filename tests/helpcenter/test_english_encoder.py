@@ -89,8 +89,10 @@ async def test_a_node_builds_the_english_stage_for_english_articles(runtime: Run
     await make_article(runtime.db, title=f"银行卡充值 {marker}", locale="zh-CN")
     service = SearchService(runtime.db, semantic=True)
     try:
+        assert service.english_state == "building"  # nothing built yet
         engine = await service.wait_until_ready()
         assert service.english_enabled
+        assert (service.semantic_state, service.english_state) == ("ready", "ready")
         assert engine.has_english("en")
         assert not engine.has_english("zh-CN") and engine.has_semantic("zh-CN")
         hits = await service.search(f"how can I add money from my bank card {marker}", "en")

@@ -174,3 +174,15 @@ async def test_public_endpoints_are_rate_limited_per_address(runtime: Runtime) -
     assert (refilled.status_code, again.status_code) == (200, 429)
     assert again.headers["Retry-After"] == "1"
     assert "too many requests" in again.json()["error"]
+
+
+async def test_status_tells_the_index_version_and_both_semantic_stages(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    await make_article(runtime.db, title=f"Status {unique('st')}")
+    response = await client.get("/api/v1/helpcenter/status")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["version"] >= 1 and body["articles"].get("en", 0) >= 1
+    # The tests run with WALLETDESK_HELPCENTER_SEMANTIC=0 (tests/helpcenter/conftest.py).
+    assert (body["semantic"], body["english"]) == ("off", "off")

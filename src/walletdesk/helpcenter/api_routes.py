@@ -115,13 +115,14 @@ async def suggest(
 
 @router.get("/status", response_model=IndexStatus)
 async def index_status(runtime: RuntimeDep) -> IndexStatus:
-    """The search index this node serves: version, articles per locale, semantic stage."""
+    """The search index this node serves: version, articles per locale, semantic stages."""
     holder = search_service(runtime.db)
     engine = await holder.engine()
     return IndexStatus(
         version=holder.version,
         articles={loc: ix.size for loc, ix in engine.lexical.items()},
         semantic=holder.semantic_state,
+        english=holder.english_state,
     )
 
 

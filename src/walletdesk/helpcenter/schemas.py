@@ -207,3 +207,5 @@ class IndexStatus(BaseModel):
     version: int
     articles: dict[str, int]
     semantic: Literal["off", "building", "ready"]
+    # The English sentence encoder's stage (English locales only; docs/helpcenter.md).
+    english: Literal["off", "building", "ready"]

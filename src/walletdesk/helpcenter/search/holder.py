@@ -126,6 +126,17 @@ class SearchService:
         engine = self._engine
         return "ready" if engine is not None and engine.semantic else "building"
 
+    @property
+    def english_state(self) -> str:
+        """The English encoder's stage: "ready" once every English locale has it."""
+        if not self.english_enabled:
+            return "off"
+        engine = self._engine
+        if engine is None or not engine.semantic:
+            return "building"
+        wanted = [loc for loc in engine.lexical if serves_locale(loc)]
+        return "ready" if all(loc in engine.english for loc in wanted) else "building"
+
     async def wait_until_ready(self) -> SearchEngine:
         """The current engine, with its semantic stage when that is enabled (bench, tests)."""
         await self.engine()
