@@ -140,7 +140,7 @@ async def runtime(
         files=LocalFileStore(tmp_path / "attachments"),
     )
     install_channels(rt)
-    newest = await _no_job_waiting(rt.db)
+    newest = await _retire_leftover_jobs(rt.db)
     yield rt
     await _retire_waiting_jobs(rt.db, newest, request.node.nodeid)
     await rt.close()
@@ -149,7 +149,7 @@ async def runtime(
 _WAITING = (OutboxStatus.PENDING, OutboxStatus.SENDING)
 
 
-async def _no_job_waiting(db: Database) -> int:
+async def _retire_leftover_jobs(db: Database) -> int:
     """Retires any outbox job still waiting (each test retires its own when it ends, so
     these are only a late server's); returns the newest job's id.
 

@@ -152,12 +152,10 @@ class SearchEngine:
         semantic = self.semantic.get(locale)
         relative = MIN_RELATIVE_SCORE
         if query_vector is not None and semantic is not None:
-            english = self.english.get(locale) if english_vector is not None else None
-            second = (
-                None
-                if english is None or english_vector is None
-                else english.signals(english_vector)
-            )
+            english = self.english.get(locale)
+            second = None
+            if english is not None and english_vector is not None:
+                second = english.signals(english_vector)
             ranked = self._fuse(lexical, semantic, query_vector, second)
             relative = MIN_RELATIVE_PROBABILITY
         else:

@@ -5,6 +5,7 @@ texts' vectors cached by text, so a rebuild after an edit encodes only what chan
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import ClassVar, Self
 
@@ -15,7 +16,7 @@ Matrix = npt.NDArray[np.float32]
 BATCH = 32
 
 
-class TextEncoder:
+class TextEncoder(ABC):
     dim: ClassVar[int]
     _instances: ClassVar[dict[type, TextEncoder]] = {}
     _guard: ClassVar[threading.Lock] = threading.Lock()
@@ -33,9 +34,9 @@ class TextEncoder:
             assert isinstance(instance, cls)
             return instance
 
+    @abstractmethod
     def encode(self, texts: list[str]) -> Matrix:
-        """Unit vectors, one row a text."""
-        raise NotImplementedError
+        """Unit vectors, one row a text (called under the lock)."""
 
     def query(self, text: str) -> Matrix:
         with self._lock:
