@@ -147,7 +147,10 @@ class Database:
         turn = self._sqlite_turn
         if turn is not None:
             try:
-                await asyncio.wait_for(turn.acquire(), SQLITE_TURN_TIMEOUT)
+                # Not wait_for: on Python 3.11 it swallows a cancel that arrives as the
+                # turn is handed over, and the cancelled task carries on.
+                async with asyncio.timeout(SQLITE_TURN_TIMEOUT):
+                    await turn.acquire()
             except TimeoutError:
                 raise DatabaseBusy("the database stayed busy too long; try again") from None
         try:

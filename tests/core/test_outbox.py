@@ -378,3 +378,17 @@ async def test_two_workers_on_postgres_never_take_the_same_job(
     finally:
         await first_db.dispose()
         await second_db.dispose()
+
+
+async def test_a_stop_landing_with_a_wake_up_still_stops_the_worker(db: Database) -> None:
+    # A node stops its worker by cancelling it. On Python 3.11, wait_for swallowed a cancel
+    # arriving in the same loop turn as the wake-up it waited for, and the worker ran on.
+    worker = OutboxWorker(db, {}, poll_interval=60)
+    running = asyncio.create_task(worker.run_forever())
+    for _ in range(50):  # into its idle wait
+        await asyncio.sleep(0.01)
+    worker._wake.set()  # what a job published on the bus does
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        async with asyncio.timeout(5):
+            await running

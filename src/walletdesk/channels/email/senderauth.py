@@ -99,10 +99,8 @@ async def authenticate(
     big = len(raw) > IN_THREAD_MAX_BYTES
     loop = asyncio.get_running_loop()
     try:
-        return await asyncio.wait_for(
-            loop.run_in_executor(_executor(big), check, request),
-            timeout=settings.email_dns_timeout_seconds + CPU_ALLOWANCE_SECONDS,
-        )
+        async with asyncio.timeout(settings.email_dns_timeout_seconds + CPU_ALLOWANCE_SECONDS):
+            return await loop.run_in_executor(_executor(big), check, request)
     except BrokenProcessPool:
         _drop_process_pool()
         log.warning("the DKIM helper process died; verdict temperror")

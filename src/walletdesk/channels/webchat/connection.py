@@ -158,4 +158,5 @@ def flooding_error() -> ProtocolError:
 async def drain_disconnect(websocket: WebSocket) -> None:
     """Wait for the peer's side of a close we started (bounded), so the socket ends cleanly."""
     with suppress(Exception, WebSocketDisconnect):
-        await asyncio.wait_for(websocket.receive(), timeout=2)
+        async with asyncio.timeout(2):
+            await websocket.receive()

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 async def read_hello(chat: CustomerChat) -> frames.Hello | None:
     """The first frame, which must be a hello; None once the socket was told why not."""
     try:
-        raw = await asyncio.wait_for(chat.receive_text(), chat.settings.hello_timeout_seconds)
+        async with asyncio.timeout(chat.settings.hello_timeout_seconds):
+            raw = await chat.receive_text()
         frame = parse_frame(raw, frames.CUSTOMER_FRAMES, max_bytes=chat.settings.max_frame_bytes)
     except TimeoutError:
         chat.fail(

@@ -94,7 +94,8 @@ class ChatHub:
             self._spawn(self._refresh_queues(), "webchat-queues")
         # Events published before the subscription exists would be lost: wait for it.
         with suppress(TimeoutError):
-            await asyncio.wait_for(self._ready.wait(), timeout=10)
+            async with asyncio.timeout(10):
+                await self._ready.wait()
 
     async def stop(self) -> None:
         for conns in list(self._customers.values()) + list(self._agents.values()):

@@ -129,8 +129,11 @@ class OutboxWorker:
                 if handled:
                     continue
                 self._wake.clear()
+                # asyncio.timeout, not wait_for: a stop (cancel) landing as the wake-up
+                # does must still stop the worker (3.11's wait_for loses it).
                 with suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                    async with asyncio.timeout(self.poll_interval):
+                        await self._wake.wait()
         finally:
             if listener:
                 listener.cancel()
