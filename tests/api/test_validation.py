@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import httpx
@@ -37,6 +38,13 @@ CREATE_CASES: list[tuple[str, object, str]] = [
     ("unknown field", ticket_body(surprise=1), "surprise"),
     ("unknown customer field", ticket_body(customer={"email": "a@b.cn", "x": 1}), "customer.x"),
     ("subject not a string", ticket_body(subject=123), "subject"),
+    # PostgreSQL's text cannot hold NUL; UTF-8 cannot hold a lone surrogate.
+    ("NUL in body", ticket_body(body="转账\x00失败"), "body"),
+    (
+        "NUL in customer name",
+        ticket_body(customer={"email": "a@b.cn", "name": "张\x00"}),
+        "customer.name",
+    ),
     ("body not a string", ticket_body(body=["a"]), "body"),
     ("customer not an object", ticket_body(customer="a@example.com"), "customer"),
     ("bad phone", ticket_body(customer={"phone": "12"}), "customer.phone"),
@@ -61,6 +69,20 @@ async def test_malformed_ticket_bodies_are_422_naming_the_field(
     assert field in [f["field"] for f in problem["fields"]], problem
     assert all(f["message"] for f in problem["fields"])
     assert problem["error"].startswith(problem["fields"][0]["field"])
+
+
+async def test_a_lone_surrogate_is_422_naming_the_field(
+    client: httpx.AsyncClient, l1_agent: AgentLogin
+) -> None:
+    # JSON may spell one ("\\ud800"); UTF-8, and so the database, cannot hold it.
+    raw = json.dumps(ticket_body(subject="到账\ud800"))  # ASCII-escaped, as JSON allows
+    answer = await client.post(
+        f"{API}/tickets",
+        headers={**l1_agent.headers, "content-type": "application/json"},
+        content=raw,
+    )
+    assert answer.status_code == 422, answer.text
+    assert [f["field"] for f in answer.json()["fields"]] == ["subject"]
 
 
 @pytest.mark.parametrize(

@@ -101,7 +101,33 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# PostgreSQL's "character not in repertoire" and "untranslatable character": a NUL or a
+# lone surrogate that an input boundary let through. Boundaries check (core/text.py); this
+# keeps a missed one a client error instead of a 500.
+_UNSTORABLE_TEXT = {"22021", "22P05"}
+
+
+def _unstorable_text(exc: BaseException) -> bool:
+    # The driver's error wraps PostgreSQL's (sqlstate) or the encoder's: walk the chain.
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, UnicodeEncodeError):
+            return True
+        if getattr(seen, "sqlstate", None) in _UNSTORABLE_TEXT:
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    if _unstorable_text(exc):
+        log.warning("unstorable text refused on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            {"error": "the request holds a character that cannot be stored (NUL or invalid)"},
+            status_code=422,
+        )
     # A database restart or a busy SQLite writer: nothing the client did wrong, and worth
     # retrying in a moment. Other database errors are our bugs and stay 500s.
     if isinstance(exc, DBAPIError) and not (
@@ -127,4 +153,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(DatabaseBusy, _database_unavailable)
     app.add_exception_handler(DBAPIError, _database_unavailable)
+    app.add_exception_handler(UnicodeEncodeError, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -17,22 +18,30 @@ from pydantic import (
 
 from walletdesk.core.contacts.identities import normalize_phone
 from walletdesk.core.errors import InvalidInput
+from walletdesk.core.text import check_storable
 from walletdesk.core.tickets.models import Category, Priority, Status
 from walletdesk.db import MAX_INT_ID
 
 MAX_BODY_CHARS = 20_000
 
 Body = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_CHARS)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_CHARS),
+    AfterValidator(check_storable),
 ]
+Storable = AfterValidator(check_storable)
 
 
 class CustomerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr | None = None
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None
-    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    phone: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=40), Storable] | None
+    ) = None
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), Storable] | None
+    ) = None
 
     @field_validator("phone")
     @classmethod
@@ -55,7 +64,9 @@ class CustomerIn(BaseModel):
 class TicketCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    subject: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    subject: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), Storable
+    ]
     body: Body
     customer: CustomerIn
     category: Category = Category.OTHER
@@ -72,8 +83,8 @@ class TicketUpdate(BaseModel):
     assignee_id: int | None = Field(
         default=None, ge=1, le=MAX_INT_ID, description="An agent id, or null to unassign"
     )
-    tags: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] | None = Field(
-        default=None, max_length=20
+    tags: list[Annotated[str, StringConstraints(min_length=1, max_length=50), Storable]] | None = (
+        Field(default=None, max_length=20)
     )
 
 
@@ -99,7 +110,9 @@ class MessageForm(BaseModel):
 class EscalateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), Storable
+    ]
 
 
 class AttachmentOut(BaseModel):
