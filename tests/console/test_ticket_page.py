@@ -180,3 +180,30 @@ async def test_side_panel_offers_every_priority_and_category_with_the_current_on
         select = page.split(f'<select name="{name}">', 1)[1].split("</select>", 1)[0]
         assert [v for v in values if f'value="{v}"' in select] == values
         assert f'value="{current}" selected' in select
+
+
+async def test_an_undelivered_reply_says_why_in_the_agents_language(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    from walletdesk.core.tickets.delivery import record_delivery
+
+    agent = await make_agent(db, locale="zh-CN")
+    ticket = await open_ticket(db)
+    csrf = await sign_in(client, agent)
+    url = f"/console/tickets/{ticket.ticket_number}"
+    await post_form(client, f"{url}/reply", csrf, body="请查收退款", mode="reply")
+    state = await load_ticket(db, ticket.ticket_number)
+    async with db.transaction() as session:
+        [reply] = [m for m in await ticket_messages(session, state.id) if m.author_kind == "agent"]
+        await record_delivery(
+            session,
+            reply.id,
+            error="the customer has no email address on file",
+            reason="no_address",
+            dead=True,
+            external_id=None,
+        )
+    page = await client.get(url)
+    assert "未送达" in page.text
+    assert "客户在此渠道没有联系地址，请通过其他方式联系" in page.text
+    assert "the customer has no email address on file" in page.text  # the detail, beside it

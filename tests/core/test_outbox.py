@@ -195,12 +195,14 @@ async def test_a_reply_survives_two_server_errors_and_is_delivered_once(
     failed_once = await _message(db, message_id)
     assert failed_once.delivery_status == DeliveryStatus.PENDING
     assert failed_once.delivery_error == "integration webhook answered 500"
+    assert failed_once.delivery_reason == "deferred"
 
     await _run_until(worker, lambda: _settled(db, message_id))
     job = await _job(db, message_id)
     assert (job.status, job.attempts, job.last_error) == (OutboxStatus.DONE, 3, None)
     message = await _message(db, message_id)
     assert (message.delivery_status, message.delivery_error) == (DeliveryStatus.SENT, None)
+    assert message.delivery_reason is None  # delivered: the earlier failure is no longer news
     assert message.external_id == f"platform-{_key(message_id)}"
 
     mine = [d for d in webhook.deliveries if d.key == _key(message_id)]
@@ -233,6 +235,7 @@ async def test_a_refused_reply_is_dead_at_once_and_shown_failed(
     message = await _message(db, message_id)
     assert message.delivery_status == DeliveryStatus.FAILED
     assert message.delivery_error == f"integration webhook refused: {answer}"
+    assert message.delivery_reason == "refused"
     assert webhook.count(_key(message_id)) == 1
 
 
@@ -246,6 +249,7 @@ async def test_without_a_webhook_url_a_reply_fails_with_the_reason(
     assert message.delivery_status == DeliveryStatus.FAILED
     assert message.delivery_error is not None
     assert "WALLETDESK_INTEGRATION_WEBHOOK_URL" in message.delivery_error
+    assert message.delivery_reason == "not_configured"
 
 
 async def test_a_reply_that_keeps_failing_dies_after_its_last_attempt(

@@ -63,6 +63,19 @@ DELIVERY = {
     "sent": N_("Sent"),
     "failed": N_("Not delivered"),
 }
+# core.channels.DELIVERY_REASONS: why a reply did not go out, said so an agent knows what to do.
+DELIVERY_REASON = {
+    "failed": N_("delivery failed"),
+    "not_configured": N_("this channel is not set up on the server; tell an administrator"),
+    "no_address": N_("the customer has no address on this channel; reach them another way"),
+    "refused": N_("refused by the receiving side"),
+    "deferred": N_("the receiving side asked us to wait; retrying"),
+    "unreachable": N_("could not connect; retrying"),
+    "settings": N_("the channel's settings need fixing; an administrator must act"),
+    "bounced": N_("returned by the customer's mail server"),
+    "gone": N_("the conversation no longer exists"),
+    "internal": N_("internal error; it has been logged"),
+}
 IDENTITY = {
     "email": N_("Email"),
     "phone": N_("Phone"),

@@ -69,12 +69,42 @@ class DeliveryResult:
     external_id: str | None = None
 
 
+# Why a reply did not go out, in words an agent can act on (the console shows each in the
+# agent's language; the detail beside it is the platform's own, often English, text).
+DELIVERY_REASONS = frozenset(
+    {
+        "failed",  # no more precise reason known
+        "not_configured",  # the channel is not set up on this server
+        "no_address",  # the customer has no usable address on this channel
+        "refused",  # the platform or relay refused the message for good
+        "deferred",  # the platform asked us to try later
+        "unreachable",  # no connection to the platform
+        "settings",  # our own settings for the channel are wrong (an admin must act)
+        "bounced",  # accepted, then returned by the customer's mail server
+        "gone",  # the conversation or message no longer exists
+        "internal",  # our bug; logged
+    }
+)
+
+
 class DeliveryError(Exception):
-    """The platform could not take the message now; the outbox will retry."""
+    """The platform could not take the message now; the outbox will retry.
+
+    `reason` is one of DELIVERY_REASONS; the message is the detail shown beside it.
+    """
+
+    default_reason = "deferred"
+
+    def __init__(self, detail: str, *, reason: str | None = None) -> None:
+        super().__init__(detail)
+        self.reason = reason or self.default_reason
+        assert self.reason in DELIVERY_REASONS, self.reason
 
 
 class PermanentDeliveryError(DeliveryError):
     """Retrying cannot help (no address, channel not configured, message refused)."""
+
+    default_reason = "refused"
 
 
 class ChannelSettingsError(DeliveryError):
@@ -83,6 +113,8 @@ class ChannelSettingsError(DeliveryError):
     Not the job's fault, and fixed by an admin some time later: the job is retried and
     waits, never dead for it, so once the settings are right what was queued goes out.
     """
+
+    default_reason = "settings"
 
 
 class ChannelAdapter(Protocol):

@@ -161,6 +161,7 @@ async def test_a_permanent_refusal_fails_the_reply_on_the_ticket(
     message = await _message(email_runtime, reply_id)
     assert message.delivery_status == DeliveryStatus.FAILED
     assert "550" in (message.delivery_error or "")
+    assert message.delivery_reason == "refused"
     assert await _job_status(email_runtime, reply_id) == OutboxStatus.DEAD
 
 
@@ -206,6 +207,7 @@ async def test_a_bounce_of_our_reply_marks_it_failed_and_opens_nothing(
     assert message.delivery_status == DeliveryStatus.FAILED
     assert "5.2.2" in (message.delivery_error or "")
     assert customer in (message.delivery_error or "")
+    assert message.delivery_reason == "bounced"
     assert len(await messages_of(email_runtime, ticket.id)) == before
     async with email_runtime.db.transaction() as session:
         opened = await session.scalar(

@@ -51,7 +51,8 @@ class IntegrationWebhookAdapter:
     async def send(self, message: OutboundMessage) -> DeliveryResult:
         if not self.url:
             raise PermanentDeliveryError(
-                "no integration webhook configured (WALLETDESK_INTEGRATION_WEBHOOK_URL)"
+                "no integration webhook configured (WALLETDESK_INTEGRATION_WEBHOOK_URL)",
+                reason="not_configured",
             )
         body = json.dumps(
             {
@@ -78,7 +79,9 @@ class IntegrationWebhookAdapter:
             ) as client:
                 response = await client.post(self.url, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            raise DeliveryError(f"integration webhook unreachable: {type(exc).__name__}") from None
+            raise DeliveryError(
+                f"integration webhook unreachable: {type(exc).__name__}", reason="unreachable"
+            ) from None
         if response.status_code >= 500 or response.status_code == 429:
             raise DeliveryError(f"integration webhook answered {response.status_code}")
         # Redirects are not followed: a webhook that moved must be reconfigured, not guessed.

@@ -38,7 +38,9 @@ class EmailAdapter:
     async def send(self, message: OutboundMessage) -> DeliveryResult:
         to = message.recipients.get("email")
         if not to:
-            raise PermanentDeliveryError("the customer has no email address on file")
+            raise PermanentDeliveryError(
+                "the customer has no email address on file", reason="no_address"
+            )
         our_id = stable_message_id(
             message.idempotency_key or f"message:{message.message_id}",
             message.ticket_number,
@@ -76,7 +78,9 @@ class EmailAdapter:
                 files=files,
             )
         except (ValueError, TypeError) as exc:  # an address the email library cannot write
-            raise PermanentDeliveryError(f"cannot address an email to {to!r}: {exc}") from None
+            raise PermanentDeliveryError(
+                f"cannot address an email to {to!r}: {exc}", reason="no_address"
+            ) from None
         await send_email(self.settings, email, sender=self.settings.mail_from, recipients=[to])
         return DeliveryResult(external_id=our_id)
 

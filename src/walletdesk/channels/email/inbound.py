@@ -314,7 +314,12 @@ async def _bounced(runtime: Runtime, parsed: ParsedEmail) -> Received:
         replies = await service.replies_with_ids(session, bounce.original_ids)
         for message_id in replies:
             await record_delivery(
-                session, message_id, error=bounce.describe(), dead=True, external_id=None
+                session,
+                message_id,
+                error=bounce.describe(),
+                reason="bounced",
+                dead=True,
+                external_id=None,
             )
     if not replies:
         log.info("a bounce for no reply of ours (ids %s)", bounce.original_ids[:3])

@@ -70,7 +70,9 @@ class SendAck:
             number = str(payload["ticket_number"])
             to = str(payload["to"])
         except (KeyError, TypeError, ValueError):
-            raise PermanentDeliveryError("malformed acknowledgement job") from None
+            raise PermanentDeliveryError(
+                "malformed acknowledgement job", reason="internal"
+            ) from None
         our_id = stable_message_id(job.idempotency_key, number, self.settings.mail_domain)
         in_reply_to = str(payload.get("in_reply_to") or "")
         references = [str(r) for r in payload.get("references") or []]
@@ -99,14 +101,16 @@ class SendAck:
                 articles=articles,
             )
         except (ValueError, TypeError) as exc:
-            raise PermanentDeliveryError(f"cannot address an email to {to!r}: {exc}") from None
+            raise PermanentDeliveryError(
+                f"cannot address an email to {to!r}: {exc}", reason="no_address"
+            ) from None
         try:
             await send_email(self.settings, email, sender="", recipients=[to])
         except ChannelSettingsError as exc:
             # Unlike a reply, a greeting hours late (after the agent's answer, perhaps) is
             # worse than none: it gives up after its usual attempts.
             said = str(exc).replace(WAITS_FOR_SETTINGS, "the acknowledgement is not kept waiting")
-            raise DeliveryError(said) from None
+            raise DeliveryError(said, reason="settings") from None
         return our_id
 
     async def _articles(self, question: str, locale: str) -> list[tuple[str, str]]:
@@ -151,6 +155,7 @@ class SendAck:
         job: OutboxJob,
         *,
         error: str | None,
+        reason: str | None,
         dead: bool,
         external_id: str | None,
     ) -> None:

@@ -32,7 +32,9 @@ async def send_email(
     """
     server = settings.smtp()
     if server is None:
-        raise PermanentDeliveryError("no outbound mail relay configured (WALLETDESK_SMTP_URL)")
+        raise PermanentDeliveryError(
+            "no outbound mail relay configured (WALLETDESK_SMTP_URL)", reason="not_configured"
+        )
     verify = server.options.get("verify", "true").lower() not in ("0", "false", "no")
     starttls_option = server.options.get("starttls")
     start_tls: bool | None = None  # opportunistic: used when the relay offers it
@@ -72,7 +74,8 @@ async def send_email(
         raise DeliveryError(f"relay deferred: {exc.code} {exc.message}") from None
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
         raise DeliveryError(
-            f"relay {server.host}:{server.port} unreachable: {type(exc).__name__}: {exc}"
+            f"relay {server.host}:{server.port} unreachable: {type(exc).__name__}: {exc}",
+            reason="unreachable",
         ) from None
 
 

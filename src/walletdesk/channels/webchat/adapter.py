@@ -56,12 +56,16 @@ class WebchatAdapter:
         if not message.recipients.get("email"):
             if message.recipients.get("phone"):
                 raise PermanentDeliveryError(
-                    "the customer left no email address: call them back on the phone they gave"
+                    "the customer left no email address: call them back on the phone they gave",
+                    reason="no_address",
                 )
             raise PermanentDeliveryError(
                 "no email address for this contact: the customer sees this reply only if "
-                "they come back to the chat"
+                "they come back to the chat",
+                reason="no_address",
             )
         if email is None:
-            raise PermanentDeliveryError("no email channel on this server to answer by email")
+            raise PermanentDeliveryError(
+                "no email channel on this server to answer by email", reason="not_configured"
+            )
         return await email.send(dataclasses.replace(message, channel="email", thread_key=None))

@@ -163,10 +163,12 @@ async def transcript_lines(
 ) -> tuple[Ticket, str | None, list[Line]]:
     conversation = await service.find(session, conversation_id)
     if conversation is None or conversation.ticket_id is None:
-        raise PermanentDeliveryError(f"conversation {conversation_id} no longer exists")
+        raise PermanentDeliveryError(
+            f"conversation {conversation_id} no longer exists", reason="gone"
+        )
     ticket = await session.get(Ticket, conversation.ticket_id)
     if ticket is None:
-        raise PermanentDeliveryError("the conversation's ticket no longer exists")
+        raise PermanentDeliveryError("the conversation's ticket no longer exists", reason="gone")
     rows = await session.execute(
         select(Message, Agent.name)
         .outerjoin(Agent, Agent.id == Message.agent_id)
@@ -190,12 +192,14 @@ class SendTranscript:
             address = str(job.payload["email"])
             note_id = int(job.payload["message_id"])
         except (KeyError, TypeError, ValueError):
-            raise PermanentDeliveryError("malformed transcript job") from None
+            raise PermanentDeliveryError("malformed transcript job", reason="internal") from None
         async with self.runtime.db.transaction() as session:
             ticket, locale, lines = await transcript_lines(session, conversation_id)
         email = self.runtime.channels.get("email")
         if email is None:
-            raise PermanentDeliveryError("no email channel on this server to send transcripts")
+            raise PermanentDeliveryError(
+                "no email channel on this server to send transcripts", reason="not_configured"
+            )
         result = await email.send(
             OutboundMessage(
                 channel="email",
@@ -218,9 +222,12 @@ class SendTranscript:
         job: OutboxJob,
         *,
         error: str | None,
+        reason: str | None,
         dead: bool,
         external_id: str | None,
     ) -> None:
         note_id = job.payload.get("message_id")
         if isinstance(note_id, int):
-            await record_delivery(session, note_id, error=error, dead=dead, external_id=external_id)
+            await record_delivery(
+                session, note_id, error=error, reason=reason, dead=dead, external_id=external_id
+            )

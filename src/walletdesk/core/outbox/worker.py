@@ -36,10 +36,14 @@ class JobHandler(Protocol):
         job: OutboxJob,
         *,
         error: str | None,
+        reason: str | None,
         dead: bool,
         external_id: str | None,
     ) -> None:
-        """Record the outcome of one attempt where people see it (on the ticket)."""
+        """Record the outcome of one attempt where people see it (on the ticket).
+
+        `reason` is one of core.channels.DELIVERY_REASONS when `error` is set.
+        """
 
 
 class OutboxWorker:
@@ -76,6 +80,7 @@ class OutboxWorker:
     async def _process(self, job: OutboxJob) -> None:
         handler = self.handlers.get(job.kind)
         error: str | None = None
+        reason = "internal"  # what the console says of the error, in the agent's language
         permanent = settings_fault = False
         external_id: str | None = None
         if handler is None:
@@ -89,11 +94,11 @@ class OutboxWorker:
             try:
                 external_id = await handler.run(job)
             except PermanentDeliveryError as exc:
-                error, permanent = str(exc) or type(exc).__name__, True
+                error, reason, permanent = str(exc) or type(exc).__name__, exc.reason, True
             except ChannelSettingsError as exc:
-                error, settings_fault = str(exc) or type(exc).__name__, True
+                error, reason, settings_fault = str(exc) or type(exc).__name__, exc.reason, True
             except DeliveryError as exc:
-                error = str(exc) or type(exc).__name__
+                error, reason = str(exc) or type(exc).__name__, exc.reason
             except Exception as exc:  # a bug in a handler must not stop the worker
                 log.exception("outbox job %s (%s) crashed", job.id, job.kind)
                 error = f"internal error: {type(exc).__name__}"
@@ -115,7 +120,14 @@ class OutboxWorker:
                 log.warning("outbox job %s (%s) failed: %s", job.id, job.kind, error)
             # A worker whose lease ran out lost the job to another: that one records the outcome.
             if handler is not None and held:
-                await handler.record(session, job, error=error, dead=dead, external_id=external_id)
+                await handler.record(
+                    session,
+                    job,
+                    error=error,
+                    reason=reason if error is not None else None,
+                    dead=dead,
+                    external_id=external_id,
+                )
 
     async def run_forever(self) -> None:
         listener = asyncio.create_task(self._listen()) if self.bus else None

@@ -9,6 +9,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from walletdesk.core.channels import DELIVERY_REASONS
 from walletdesk.core.events import TICKETS_TOPIC, emit
 from walletdesk.core.tickets.models import DeliveryStatus, Message, Ticket
 from walletdesk.core.tickets.service import ticket_event
@@ -35,16 +36,26 @@ async def record_delivery(
     message_id: int,
     *,
     error: str | None,
+    reason: str | None = None,
     dead: bool,
     external_id: str | None,
 ) -> int | None:
-    """Show a reply's delivery outcome on its ticket; returns the ticket id."""
+    """Show a reply's delivery outcome on its ticket; returns the ticket id.
+
+    `reason` (core.channels.DELIVERY_REASONS) is what the console says in the agent's
+    language; `error` is the detail beside it, often the platform's own words.
+    """
     if error is None:
-        values: dict[str, Any] = {"delivery_status": DeliveryStatus.SENT, "delivery_error": None}
+        values: dict[str, Any] = {
+            "delivery_status": DeliveryStatus.SENT,
+            "delivery_error": None,
+            "delivery_reason": None,
+        }
     else:
         values = {
             "delivery_status": DeliveryStatus.FAILED if dead else DeliveryStatus.PENDING,
             "delivery_error": error[:2000],
+            "delivery_reason": reason if reason in DELIVERY_REASONS else "failed",
         }
     ticket_id = await session.scalar(
         update(Message)
@@ -97,7 +108,7 @@ _MARK_SENT = (
         _MESSAGES.c.id.in_(bindparam("b_ids", expanding=True)),
         _MESSAGES.c.delivery_status == DeliveryStatus.PENDING,
     )
-    .values(delivery_status=DeliveryStatus.SENT, delivery_error=None)
+    .values(delivery_status=DeliveryStatus.SENT, delivery_error=None, delivery_reason=None)
     .returning(_MESSAGES.c.id, _MESSAGES.c.ticket_id)
 )
 # What a ticket's live event tells (see ticket_event).

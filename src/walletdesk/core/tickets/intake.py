@@ -182,6 +182,7 @@ async def add_customer_message(
                 "redactions": redactions,
                 "delivery_status": None,
                 "delivery_error": None,
+                "delivery_reason": None,
                 "created_at": now,
             },
         )

@@ -173,6 +173,8 @@ class Message(Base):
     redactions: Mapped[int] = mapped_column(Integer, default=0)
     delivery_status: Mapped[str | None] = mapped_column(String(10), default=None)
     delivery_error: Mapped[str | None] = mapped_column(Text, default=None)
+    # Why delivery failed, one of core.channels.DELIVERY_REASONS: shown in the agent's language.
+    delivery_reason: Mapped[str | None] = mapped_column(String(20), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -140,7 +140,14 @@ class MessageOut(BaseModel):
     body_text: str
     sender_mismatch: bool
     delivery_status: str | None
-    delivery_error: str | None
+    delivery_error: str | None = Field(
+        description="What the platform or relay said when delivery failed (its own words)"
+    )
+    delivery_reason: str | None = Field(
+        default=None,
+        description="Why delivery failed: not_configured, no_address, refused, deferred, "
+        "unreachable, settings, bounced, gone, internal or failed",
+    )
     created_at: datetime
     attachments: list[AttachmentOut] = []
 

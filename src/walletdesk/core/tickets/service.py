@@ -133,6 +133,7 @@ async def post_agent_messages(
                     "redactions": 0,
                     "delivery_status": None if draft.internal else DeliveryStatus.PENDING,
                     "delivery_error": None,
+                    "delivery_reason": None,
                     "created_at": now,
                 }
                 for draft in drafts

@@ -32,7 +32,8 @@ class DeliverMessage:
         adapter = self.channels.get(outbound.channel)
         if adapter is None:
             raise PermanentDeliveryError(
-                f"channel {outbound.channel!r} has no adapter on this server"
+                f"channel {outbound.channel!r} has no adapter on this server",
+                reason="not_configured",
             )
         result = await adapter.send(outbound)
         return result.external_id
@@ -48,7 +49,7 @@ class DeliverMessage:
             )
         ).first()
         if row is None:
-            raise PermanentDeliveryError(f"message {message_id} no longer exists")
+            raise PermanentDeliveryError(f"message {message_id} no longer exists", reason="gone")
         message, ticket = row
         identities = await session.execute(
             select(ContactIdentity.kind, ContactIdentity.value)
@@ -83,9 +84,15 @@ class DeliverMessage:
         job: OutboxJob,
         *,
         error: str | None,
+        reason: str | None,
         dead: bool,
         external_id: str | None,
     ) -> None:
         await record_delivery(
-            session, int(job.payload["message_id"]), error=error, dead=dead, external_id=external_id
+            session,
+            int(job.payload["message_id"]),
+            error=error,
+            reason=reason,
+            dead=dead,
+            external_id=external_id,
         )
