@@ -207,3 +207,20 @@ async def test_an_undelivered_reply_says_why_in_the_agents_language(
     assert "未送达" in page.text
     assert "客户在此渠道没有联系地址，请通过其他方式联系" in page.text
     assert "the customer has no email address on file" in page.text  # the detail, beside it
+
+
+async def test_a_form_with_a_nul_character_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    # PostgreSQL cannot store a NUL; SQLite could, so both refuse it the same way.
+    agent = await make_agent(db, locale="zh-CN")
+    ticket = await open_ticket(db)
+    csrf = await sign_in(client, agent)
+    url = f"/console/tickets/{ticket.ticket_number}"
+    refused = await post_form(client, f"{url}/reply", csrf, body="退款\x00已处理", mode="reply")
+    assert refused.status_code == 400
+    assert "表单中有无法保存的字符" in refused.text
+    state = await load_ticket(db, ticket.ticket_number)
+    async with db.transaction() as session:
+        messages = await ticket_messages(session, state.id)
+    assert [m for m in messages if m.author_kind == "agent"] == []

@@ -85,7 +85,10 @@ async def test_agents_read_and_add_questions_but_do_not_edit(
     assert [r.status_code for r in denied] == [403, 403, 403, 403]
     assert "supervisors and admins" in denied[0].json()["error"]
 
-    question = {"text": "my card number 4111 1111 1111 1111 is it ok?", "ticket_number": "WD-7"}
+    question = {
+        "text": "my card number 4111 1111 1111 1111 is it ok?",
+        "ticket_number": "7020612439",
+    }
     added = await client.post(f"{url}/questions", json=question, headers=headers)
     assert added.status_code == 201 and added.json() == {"added": True}
     repeat = await client.post(f"{url}/questions", json=question, headers=headers)
@@ -122,3 +125,59 @@ async def test_bad_article_input(runtime: Runtime, client: httpx.AsyncClient) ->
     assert missing.status_code == 404
     wrong_locale = await client.get(f"{BASE}/xx/anything", headers=editor.headers)
     assert wrong_locale.status_code == 422
+
+
+async def test_a_translation_group_holds_one_article_per_locale(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    editor = await make_agent(runtime.db, "supervisor")
+    group = unique("grp-")
+    first = new_article(translation_group=group)
+    assert (await client.post(BASE, json=first, headers=editor.headers)).status_code == 201
+    # Its version in the other locale joins the group; a second English article may not.
+    chinese = new_article(locale="zh-CN", translation_group=group)
+    assert (await client.post(BASE, json=chinese, headers=editor.headers)).status_code == 201
+    rival = new_article(translation_group=group)
+    refused = await client.post(BASE, json=rival, headers=editor.headers)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["fields"] == [
+        {
+            "field": "translation_group",
+            "message": f"'{group}' already holds the en article '{first['slug']}'; a "
+            "translation group links one article per language",
+        }
+    ]
+    assert (
+        await client.get(f"{BASE}/en/{rival['slug']}", headers=editor.headers)
+    ).status_code == 404
+
+    # An existing article may not move into it either; saving the first again is no conflict.
+    other = new_article()
+    assert (await client.post(BASE, json=other, headers=editor.headers)).status_code == 201
+    fields = {k: v for k, v in other.items() if k not in ("slug", "locale")}
+    moved = await client.put(
+        f"{BASE}/en/{other['slug']}", json={**fields, "translation_group": group},
+        headers=editor.headers,
+    )  # fmt: skip
+    assert moved.status_code == 422
+    assert moved.json()["fields"][0]["field"] == "translation_group"
+    again = {k: v for k, v in first.items() if k not in ("slug", "locale")}
+    resaved = await client.put(
+        f"{BASE}/en/{first['slug']}", json={**again, "title": "Retitled"}, headers=editor.headers
+    )
+    assert resaved.status_code == 200 and resaved.json()["translation_group"] == group
+    switch = await client.get(f"/help/zh-CN/articles/{chinese['slug']}")
+    assert f'href="/help/en/articles/{first["slug"]}"' in switch.text
+
+
+async def test_a_new_articles_default_group_never_joins_another_of_its_locale(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    editor = await make_agent(runtime.db, "admin")
+    slug = unique("taken-as-group-")
+    holder = new_article(translation_group=slug)  # its group is the slug the next one has
+    assert (await client.post(BASE, json=holder, headers=editor.headers)).status_code == 201
+    newcomer = new_article(slug=slug)
+    created = await client.post(BASE, json=newcomer, headers=editor.headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["translation_group"] not in (slug, holder["slug"])

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from sqlalchemy import select
 
 from tests.conftest import AgentLogin
 from tests.helpcenter.conftest import make_article
@@ -222,3 +223,55 @@ async def test_solved_on_the_article_page_counts_for_the_suggestion(
     async with runtime.db.transaction() as session:
         article, _ = await queries.get_article(session, "en", slug)
     assert (article.helpful_count, article.unhelpful_count) == (3, 1)
+
+
+async def _opened_events(db: Database, suggestion_id: str) -> list[tuple[str, int | None]]:
+    async with db.transaction() as session:
+        rows = await session.execute(
+            select(DeflectionEvent.channel, DeflectionEvent.article_id).where(
+                DeflectionEvent.suggestion_id == suggestion_id,
+                DeflectionEvent.outcome == "opened",
+            )
+        )
+        return [(channel, article_id) for channel, article_id in rows]
+
+
+async def test_opening_a_suggested_article_by_its_link_counts_as_opened(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    """The email acknowledgement's links carry ?s= and nothing else reports the click."""
+    first = await make_article(runtime.db, title="Card declined")
+    second = await make_article(runtime.db, title="Card expired")
+    start = utcnow()
+    mailed = sid()
+    await report_events(runtime.db, [(mailed, "shown", "email", None)])
+
+    for _ in range(2):  # a reload is still one opening
+        page = await client.get(f"/help/en/articles/{first.slug}", params={"s": mailed})
+        assert page.status_code == 200
+    await client.get(f"/help/en/articles/{second.slug}", params={"s": mailed})
+    async with runtime.db.transaction() as session:
+        ids = {
+            (await queries.get_article(session, "en", a.slug))[0].id: a.slug
+            for a in (first, second)
+        }
+    opened = await _opened_events(runtime.db, mailed)
+    assert sorted(ids[article_id] for _, article_id in opened) == sorted([first.slug, second.slug])
+    assert {channel for channel, _ in opened} == {"email"}
+
+    # An id no channel showed, or a malformed one, records nothing.
+    unknown = sid()
+    await client.get(f"/help/en/articles/{first.slug}", params={"s": unknown})
+    await client.get(f"/help/en/articles/{first.slug}", params={"s": "bad id!"})
+    assert await _opened_events(runtime.db, unknown) == []
+
+    report = await report_since(runtime.db, start)
+    assert [(c.channel, c.suggested, c.opened, c.resolved) for c in report.channels] == [
+        ("email", 1, 1, 0)
+    ]
+    # Solved from the same page: the article list shows it opened and solved by one question.
+    sent = await _answer_on_page(client, f"/help/en/articles/{first.slug}", "yes", mailed)
+    assert sent.status_code == 303
+    after = await report_since(runtime.db, start)
+    assert [(c.channel, c.opened, c.resolved) for c in after.channels] == [("email", 1, 1)]
+    assert [(a.slug, a.opened, a.resolved) for a in after.articles] == [(first.slug, 1, 1)]

@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import make_agent, unique
 from tests.helpcenter.conftest import make_article
+from walletdesk.helpcenter.rendering import excerpt, render_markdown
 from walletdesk.runtime import Runtime
 
 
@@ -143,3 +144,45 @@ async def test_stylesheet_is_served(client: httpx.AsyncClient) -> None:
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     for name in ("models.py", "%2e%2e%2fmodels.py", "help.css.bak"):
         assert (await client.get(f"/help/static/{name}")).status_code == 404
+
+
+def _description(page: str) -> str:
+    match = re.search(r'<meta name="description" content="([^"]*)">', page)
+    assert match, "the page has no meta description"
+    return match.group(1)
+
+
+async def test_each_article_page_describes_itself(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    short = await make_article(
+        runtime.db, body='## Steps\n\nTap **Top up** & choose "Card" <script>x()</script>.'
+    )
+    page = await client.get(f"/help/en/articles/{short.slug}")
+    # Plain text of the article, escaped; not the site's search hint any more.
+    assert _description(page.text) == "Steps Tap Top up &amp; choose &#34;Card&#34; ."
+    home = await client.get("/help/en/")
+    assert _description(home.text) != _description(page.text)
+
+    words = " ".join(f"word{n}" for n in range(60))
+    long = await make_article(runtime.db, body=words)
+    described = _description((await client.get(f"/help/en/articles/{long.slug}")).text)
+    assert len(described) <= 160 and described.endswith("…")
+    assert words.startswith(described.removesuffix("…"))
+    assert described.removesuffix("…").split()[-1] in words.split()  # cut between words
+    chinese = await make_article(runtime.db, locale="zh-CN", body="账户被冻结后，" * 40)
+    zh = _description((await client.get(f"/help/zh-CN/articles/{chinese.slug}")).text)
+    assert zh.startswith("账户被冻结后，账户") and len(zh) <= 160 and zh.endswith("…")
+
+
+def test_description_of_a_long_article_is_its_beginning() -> None:
+    long = render_markdown("\n\n".join(f"Paragraph {n} says something." for n in range(3000)))
+    text = excerpt(long)
+    assert text.startswith("Paragraph 0 says something. Paragraph 1") and text.endswith("…")
+    assert len(text) <= 160
+    # Mostly markup (long link addresses) at the start: still a full description.
+    links = render_markdown(
+        "\n".join(f"- [step{n}](https://example.org/{'p' * 300})" for n in range(100))
+    )
+    described = excerpt(links)
+    assert described.startswith("step0 step1") and 150 <= len(described) <= 160

@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 from walletdesk.console import labels
 from walletdesk.console.i18n import N_, Lang
 from walletdesk.console.render import render, request_lang
-from walletdesk.console.session import CsrfRejected, NotSignedIn, store_session
+from walletdesk.console.session import CsrfRejected, NotSignedIn, UnstorableForm, store_session
 from walletdesk.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 
 SECURITY_HEADERS = {
@@ -88,6 +88,12 @@ def _handle(request: Request, exc: Exception) -> Response:
             "try again."
         )
         return error_page(request, 403, message)
+    if isinstance(exc, UnstorableForm):
+        message = lang.gettext(
+            "The form holds a character that cannot be saved (a NUL character). Nothing was "
+            "changed. Go back, remove it and try again."
+        )
+        return error_page(request, 400, message)
     if isinstance(exc, PageError):
         return error_page(request, exc.status_code, exc.message)
     if isinstance(exc, PermissionDenied):
@@ -111,6 +117,7 @@ class ConsoleRoute(APIRoute):
             except (
                 NotSignedIn,
                 CsrfRejected,
+                UnstorableForm,
                 PageError,
                 DomainError,
                 RequestValidationError,

@@ -22,6 +22,7 @@ from walletdesk.console import reads
 from walletdesk.core.actors import Actor
 from walletdesk.core.agents.models import Agent
 from walletdesk.core.agents.service import actor_for
+from walletdesk.core.text import unstorable_reason
 from walletdesk.runtime import Runtime
 
 COOKIE = "wd_console"
@@ -38,6 +39,14 @@ class NotSignedIn(Exception):
 
 class CsrfRejected(Exception):
     """A form came without this session's token: answered 403, nothing changed."""
+
+
+class UnstorableForm(Exception):
+    """A form field holds text no database column can take (a NUL): answered 400.
+
+    Browsers never send one from what a person types; checked once here rather than in
+    every form, since PostgreSQL would otherwise refuse it mid-transaction.
+    """
 
 
 @dataclass
@@ -224,6 +233,8 @@ async def posted_form(request: Request) -> FormData:
     expected = console_session(request).csrf
     if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise CsrfRejected
+    if any(isinstance(value, str) and unstorable_reason(value) for _, value in form.multi_items()):
+        raise UnstorableForm
     return form
 
 

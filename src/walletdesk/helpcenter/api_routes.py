@@ -24,6 +24,7 @@ from walletdesk.helpcenter.schemas import (
     DeflectionIn,
     DeflectionReport,
     FeedbackIn,
+    FeedbackSummary,
     IndexStatus,
     PreviewIn,
     PreviewOut,
@@ -32,6 +33,7 @@ from walletdesk.helpcenter.schemas import (
     SearchOut,
     SearchResult,
     SuggestOut,
+    is_slug,
 )
 from walletdesk.helpcenter.search.engine import MAX_QUERY_CHARS, Hit
 from walletdesk.helpcenter.search.holder import search_service
@@ -220,6 +222,8 @@ async def update_article(
     locale: str, slug: str, body: ArticleFields, actor: ApiActor, runtime: RuntimeDep
 ) -> ArticleOut:
     """Replace an article's content (a new revision); creates it when it does not exist."""
+    if not is_slug(slug):
+        raise InvalidInput("slug", "use lowercase letters, digits and single hyphens (a-z, 0-9)")
     data = ArticleIn(slug=slug, locale=_locale(locale), **body.model_dump())
     async with runtime.db.transaction() as session:
         await service.save_article(session, actor, data)
@@ -235,6 +239,22 @@ async def article_revisions(
         article, _ = await queries.get_article(session, _locale(locale), slug, published_only=False)
         await record(session, actor, "helpcenter.revisions.viewed", "article", article.id)
         return await queries.revisions(session, article.id)
+
+
+@router.get("/articles/{locale}/{slug}/feedback", response_model=FeedbackSummary)
+async def article_feedback(
+    locale: str,
+    slug: str,
+    actor: ApiActor,
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = queries.RECENT_COMMENTS,
+) -> FeedbackSummary:
+    """Readers' "Was this helpful?" answers to an article (supervisors and admins): the
+    counts and the `limit` latest comments, newest first."""
+    service.check_can_edit(actor)
+    async with runtime.db.transaction() as session:
+        article, _ = await queries.get_article(session, _locale(locale), slug, published_only=False)
+        return await queries.feedback_summary(session, article, limit)
 
 
 @router.post("/articles/{locale}/{slug}/questions", status_code=status.HTTP_201_CREATED)

@@ -45,7 +45,7 @@ def kb_import(file: Annotated[Path, typer.Argument(help="JSONL file: one article
     """Create or update the articles of FILE: all or nothing, in one transaction."""
     from walletdesk.cli import fail
     from walletdesk.core.actors import SYSTEM
-    from walletdesk.helpcenter.transfer import import_articles, read_articles_file
+    from walletdesk.helpcenter.transfer import ImportFileError, import_articles, read_articles_file
 
     try:
         articles = read_articles_file(file)
@@ -53,7 +53,10 @@ def kb_import(file: Annotated[Path, typer.Argument(help="JSONL file: one article
         raise fail(f"{file}: {exc}") from None
 
     async def work(session: AsyncSession) -> str:
-        return (await import_articles(session, SYSTEM, articles)).summary()
+        try:
+            return (await import_articles(session, SYSTEM, articles)).summary()
+        except ImportFileError as exc:  # found while writing; the transaction rolls back
+            raise DomainError(f"{file}: {exc}") from None
 
     typer.echo(_in_transaction(work))
 

@@ -54,6 +54,7 @@ STRINGS: dict[str, dict[str, str]] = {
             "（请先遮住卡号等敏感信息）。"
         ),
         "csrf_failed": "页面已过期，请刷新后重试。",
+        "comment_unstorable": "留言中有无法保存的字符（例如空字符），请删除后重新提交。",
         "results": "条结果",
         "always_open": "每天 24 小时",
         "every_day": "每天",
@@ -112,6 +113,10 @@ STRINGS: dict[str, dict[str, str]] = {
             "what went wrong, the steps you took and screenshots (cover card numbers first)."
         ),
         "csrf_failed": "This page has expired; reload it and try again.",
+        "comment_unstorable": (
+            "Your comment holds a character we cannot save (such as a null character); "
+            "remove it and send it again."
+        ),
         "results": "results",
         "always_open": "24 hours a day, every day",
         "every_day": "Every day",

@@ -21,6 +21,7 @@ from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from walletdesk.core.errors import DomainError, NotFound
@@ -30,7 +31,13 @@ from walletdesk.helpcenter.i18n import LANGUAGE_NAMES, STRINGS, preferred_locale
 from walletdesk.helpcenter.models import LOCALES
 from walletdesk.helpcenter.official_channels import load_official_channels, site_brand
 from walletdesk.helpcenter.ratelimit import retry_after_for
-from walletdesk.helpcenter.schemas import SUGGESTION_ID_PATTERN, FeedbackIn
+from walletdesk.helpcenter.rendering import excerpt
+from walletdesk.helpcenter.schemas import (
+    SUGGESTION_ID_PATTERN,
+    FeedbackIn,
+    is_category_slug,
+    is_slug,
+)
 from walletdesk.helpcenter.search.engine import MAX_QUERY_CHARS
 from walletdesk.helpcenter.search.holder import search_service
 from walletdesk.http.deps import RuntimeDep
@@ -64,7 +71,8 @@ _SUGGESTION_ID = re.compile(SUGGESTION_ID_PATTERN)
 
 
 def _suggestion_id(value: str | None) -> str | None:
-    """The ?s= a suggested article's link carries (from the chat widget), if well-formed."""
+    """The ?s= a suggested article's link carries (from the chat widget or the email
+    acknowledgement), if well-formed."""
     return value if value and _SUGGESTION_ID.fullmatch(value) else None
 
 
@@ -193,6 +201,8 @@ async def home(request: Request, locale: str, runtime: RuntimeDep) -> HTMLRespon
 async def category(request: Request, locale: str, slug: str, runtime: RuntimeDep) -> HTMLResponse:
     if wrong := _wrong_locale(request, locale):
         return wrong
+    if not is_category_slug(slug):
+        return _not_found(request, locale)
     async with runtime.db.transaction() as session:
         try:
             found = await queries.get_category(session, locale, slug)
@@ -214,6 +224,9 @@ async def category(request: Request, locale: str, slug: str, runtime: RuntimeDep
 async def article(request: Request, locale: str, slug: str, runtime: RuntimeDep) -> HTMLResponse:
     if wrong := _wrong_locale(request, locale):
         return wrong
+    if not is_slug(slug):
+        return _not_found(request, locale)
+    suggestion_id = _suggestion_id(request.query_params.get("s"))
     async with runtime.db.transaction() as session:
         try:
             found, found_category = await queries.get_article(session, locale, slug)
@@ -223,6 +236,9 @@ async def article(request: Request, locale: str, slug: str, runtime: RuntimeDep)
         related = await queries.list_articles(
             session, locale=locale, status="published", category_id=found.category_id, limit=8
         )
+        if suggestion_id:
+            # Reached from a suggestion's link: the customer opened this article.
+            await service.record_opened_on_article(session, suggestion_id, found)
     other = _other(locale)
     switch = f"/help/{other}/articles/{versions[other]}" if other in versions else None
     base = _site_url(runtime)
@@ -239,11 +255,13 @@ async def article(request: Request, locale: str, slug: str, runtime: RuntimeDep)
             for loc in LOCALES
             if loc in versions
         ],
+        # Each article its own description for search engines: the start of its text.
+        description=excerpt(found.body_html) or found.title,
         article=found,
         category=found_category,
         related=[a for a, _ in related if a.id != found.id][:6],
         feedback=request.query_params.get("feedback"),
-        suggestion_id=_suggestion_id(request.query_params.get("s")),
+        suggestion_id=suggestion_id,
     )
 
 
@@ -260,6 +278,8 @@ async def article_feedback(
 ) -> Response:
     if wrong := _wrong_locale(request, locale):
         return wrong
+    if not is_slug(slug):
+        return _not_found(request, locale)
     cookie = request.cookies.get(CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie, csrf_token):
         return _page(
@@ -271,7 +291,14 @@ async def article_feedback(
             request, "helpcenter/message.html", locale, status_code=429,
             message=STRINGS[locale]["rate_limited"],
         )  # fmt: skip
-    data = FeedbackIn(slug=slug, locale=locale, helpful=helpful == "yes", comment=comment)
+    try:
+        data = FeedbackIn(slug=slug, locale=locale, helpful=helpful == "yes", comment=comment)
+    except ValidationError:
+        # The slug and locale are checked above: the comment holds what cannot be stored.
+        return _page(
+            request, "helpcenter/message.html", locale, status_code=422,
+            message=STRINGS[locale]["comment_unstorable"],
+        )  # fmt: skip
     suggestion_id = _suggestion_id(s)
     try:
         async with runtime.db.transaction() as session:

@@ -14,6 +14,7 @@ from walletdesk.core.errors import NotFound
 from walletdesk.db import utcnow
 from walletdesk.helpcenter.models import (
     Article,
+    ArticleFeedback,
     ArticleRevision,
     ArticleStatus,
     Category,
@@ -28,7 +29,11 @@ from walletdesk.helpcenter.schemas import (
     ArticleOut,
     ChannelDeflection,
     DeflectionReport,
+    FeedbackComment,
+    FeedbackSummary,
     RevisionOut,
+    is_category_slug,
+    is_slug,
 )
 from walletdesk.helpcenter.search.documents import SearchDoc
 
@@ -40,6 +45,8 @@ async def index_version(session: AsyncSession) -> int:
 async def get_article(
     session: AsyncSession, locale: str, slug: str, *, published_only: bool = True
 ) -> tuple[Article, Category]:
+    if not is_slug(slug):
+        raise NotFound(f"no article {slug!r} in {locale}")
     query = (
         select(Article, Category)
         .join(Category, Category.id == Article.category_id)
@@ -125,6 +132,8 @@ async def categories(session: AsyncSession, locale: str) -> list[tuple[Category,
 
 
 async def get_category(session: AsyncSession, locale: str, slug: str) -> Category:
+    if not is_category_slug(slug):
+        raise NotFound(f"no category {slug!r} in {locale}")
     category = await session.scalar(
         select(Category).where(Category.locale == locale, Category.slug == slug)
     )
@@ -183,6 +192,52 @@ async def sitemap_entries(session: AsyncSession) -> list[tuple[Article, dict[str
     for found in articles:
         groups[found.translation_group].setdefault(found.locale, found.slug)
     return [(found, groups[found.translation_group]) for found in articles]
+
+
+# --- reader feedback ("Was this helpful?") -----------------------------------------------
+
+RECENT_COMMENTS = 20
+
+
+def helpful_ratio(helpful: int, not_helpful: int) -> float | None:
+    total = helpful + not_helpful
+    return round(helpful / total, 4) if total else None
+
+
+async def recent_feedback_comments(
+    session: AsyncSession, article_id: int, limit: int = RECENT_COMMENTS
+) -> list[FeedbackComment]:
+    """The article's latest answers that carry a comment, newest first."""
+    rows = await session.scalars(
+        select(ArticleFeedback)
+        .where(ArticleFeedback.article_id == article_id, ArticleFeedback.comment != "")
+        .order_by(ArticleFeedback.created_at.desc(), ArticleFeedback.id.desc())
+        .limit(limit)
+    )
+    return [
+        FeedbackComment(
+            helpful=row.helpful, comment=row.comment, source=row.source, created_at=row.created_at
+        )
+        for row in rows
+    ]
+
+
+async def feedback_summary(
+    session: AsyncSession, article: Article, limit: int = RECENT_COMMENTS
+) -> FeedbackSummary:
+    """The article's counts (the counters `service.record_feedback` keeps in step with each
+    answer) and its `limit` latest comments."""
+    helpful, not_helpful = article.helpful_count, article.unhelpful_count
+    return FeedbackSummary(
+        slug=article.slug,
+        locale=article.locale,
+        title=article.title,
+        helpful=helpful,
+        not_helpful=not_helpful,
+        total=helpful + not_helpful,
+        helpful_ratio=helpful_ratio(helpful, not_helpful),
+        comments=await recent_feedback_comments(session, article.id, limit),
+    )
 
 
 def _revision_out(row: ArticleRevision) -> RevisionOut:

@@ -40,3 +40,24 @@ def plain_text(safe_html: str) -> str:
     text = nh3.clean(_BLOCK_END.sub(lambda m: m.group(0) + "\n", safe_html), tags=set())
     lines = (" ".join(line.split()) for line in html.unescape(str(text)).splitlines())
     return "\n".join(line for line in lines if line)
+
+
+DESCRIPTION_CHARS = 160
+
+
+def excerpt(safe_html: str, limit: int = DESCRIPTION_CHARS) -> str:
+    """The start of rendered HTML's text on one line, at most `limit` characters (a page's
+    meta description; the template escapes it). A cut ends at a word where there are spaces
+    to cut at (not in Chinese) and is marked with "…"."""
+    # The first blocks are enough, so a long article costs no more than a short one: cut
+    # after a block's end well past `limit` (all of it if that leaves too little text).
+    end = _BLOCK_END.search(safe_html, limit * 25)
+    text = " ".join(plain_text(safe_html[: end.end()] if end else safe_html).split())
+    if end and len(text) <= limit:
+        text = " ".join(plain_text(safe_html).split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if text[limit - 1] != " " and (space := cut.rfind(" ")) > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,.;:!?，。；：、！？") + "…"

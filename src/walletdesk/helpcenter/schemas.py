@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from walletdesk.core.text import StoredText
 from walletdesk.helpcenter.models import LOCALES, ArticleStatus, DeflectionOutcome
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+_SLUG = re.compile(SLUG_PATTERN)
 # An opaque id: the suggestion functions make uuid4 hex ids; channels only echo them back.
 SUGGESTION_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 Channel = Literal["web", "webchat", "email", "phone", "social", "api"]
+
+
+# Category slugs are made from names (service.category_slug); older ones may end in "-".
+_CATEGORY_SLUG = re.compile(r"[a-z0-9-]{1,120}")
+
+
+def is_slug(value: str) -> bool:
+    """Whether `value` can be an article's slug. Anything else names no article, and is
+    answered "not found" without asking the database, which might not even take the text
+    (PostgreSQL refuses a NUL from a URL)."""
+    return len(value) <= 120 and _SLUG.fullmatch(value) is not None
+
+
+def is_category_slug(value: str) -> bool:
+    return _CATEGORY_SLUG.fullmatch(value) is not None
 
 
 def check_locale(value: str) -> str:
@@ -26,11 +44,11 @@ class ArticleFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    title: str = Field(min_length=1, max_length=300)
-    body: str = Field(min_length=1, max_length=100_000)
-    category: str = Field(min_length=1, max_length=120)
-    keywords: list[str] = Field(default_factory=list, max_length=50)
-    questions: list[str] = Field(default_factory=list, max_length=300)
+    title: StoredText = Field(min_length=1, max_length=300)
+    body: StoredText = Field(min_length=1, max_length=100_000)
+    category: StoredText = Field(min_length=1, max_length=120)
+    keywords: list[StoredText] = Field(default_factory=list, max_length=50)
+    questions: list[StoredText] = Field(default_factory=list, max_length=300)
     status: ArticleStatus = ArticleStatus.PUBLISHED
     translation_group: str | None = Field(default=None, max_length=120, pattern=SLUG_PATTERN)
 
@@ -106,8 +124,8 @@ class RevisionOut(BaseModel):
 class QuestionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    text: str = Field(min_length=1, max_length=500)
-    ticket_number: str | None = Field(default=None, max_length=40)
+    text: StoredText = Field(min_length=1, max_length=500)
+    ticket_number: StoredText | None = Field(default=None, max_length=40)
 
 
 class PreviewIn(BaseModel):
@@ -142,10 +160,10 @@ class SuggestOut(BaseModel):
 class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    slug: str = Field(min_length=1, max_length=120)
+    slug: str = Field(min_length=1, max_length=120, pattern=SLUG_PATTERN)
     locale: str
     helpful: bool
-    comment: str = Field(default="", max_length=1000)
+    comment: StoredText = Field(default="", max_length=1000)
     source: Channel = "web"
 
     @field_validator("locale")
@@ -161,7 +179,7 @@ class DeflectionIn(BaseModel):
     outcome: DeflectionOutcome
     channel: Channel
     locale: str
-    slug: str | None = Field(default=None, max_length=120)
+    slug: str | None = Field(default=None, max_length=120, pattern=SLUG_PATTERN)
 
     @field_validator("locale")
     @classmethod
@@ -209,3 +227,26 @@ class IndexStatus(BaseModel):
     semantic: Literal["off", "building", "ready"]
     # The English sentence encoder's stage (English locales only; docs/helpcenter.md).
     english: Literal["off", "building", "ready"]
+
+
+class FeedbackComment(BaseModel):
+    """One reader's answer that came with a comment (already through the secret shield)."""
+
+    helpful: bool
+    comment: str
+    source: str
+    created_at: datetime
+
+
+class FeedbackSummary(BaseModel):
+    """How readers rated one article, and what the latest of them wrote, newest first."""
+
+    slug: str
+    locale: str
+    title: str
+    helpful: int
+    not_helpful: int
+    total: int
+    # helpful / total; None while nobody has answered.
+    helpful_ratio: float | None
+    comments: list[FeedbackComment]

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from walletdesk.core.actors import Actor
 from walletdesk.core.audit.service import record
 from walletdesk.core.errors import InvalidInput, NotFound, PermissionDenied
+from walletdesk.core.text import unstorable_reason
 from walletdesk.db import after_commit, utcnow
 from walletdesk.helpcenter.models import (
     Article,
@@ -31,7 +32,7 @@ from walletdesk.helpcenter.models import (
 )
 from walletdesk.helpcenter.queries import get_article
 from walletdesk.helpcenter.rendering import render_markdown
-from walletdesk.helpcenter.schemas import ArticleIn, DeflectionIn, FeedbackIn
+from walletdesk.helpcenter.schemas import ArticleIn, DeflectionIn, FeedbackIn, is_slug
 from walletdesk.helpcenter.search.holder import mark_changed
 from walletdesk.security.shield import shield_text
 
@@ -58,7 +59,7 @@ async def bump_index_version(session: AsyncSession) -> None:
 def category_slug(name: str) -> str:
     """An ASCII slug for a category name: its words, or the pinyin of a Chinese name."""
     words = re.findall(r"[a-z0-9]+", " ".join(lazy_pinyin(name)).lower())
-    return "-".join(words)[:100] or "category"
+    return "-".join(words)[:100].rstrip("-") or "category"
 
 
 async def _category(session: AsyncSession, locale: str, name: str) -> tuple[Category, bool]:
@@ -92,6 +93,54 @@ class Saved:
     category_created: bool
 
 
+class TranslationGroupTaken(InvalidInput):
+    """The translation group named for an article already holds another article of the
+    same locale (`other`, its slug). A group links one article per language: the public
+    language switch leads to the one version it finds."""
+
+    def __init__(self, group: str, locale: str, other: str) -> None:
+        super().__init__(
+            "translation_group",
+            f"{group!r} already holds the {locale} article {other!r}; a translation group "
+            "links one article per language",
+        )
+        self.group, self.locale, self.other = group, locale, other
+
+
+async def _rival_in_group(session: AsyncSession, group: str, locale: str, slug: str) -> str | None:
+    """The slug of an article of `locale` other than `slug` in `group`, if there is one."""
+    found: str | None = await session.scalar(
+        select(Article.slug)
+        .where(Article.translation_group == group, Article.locale == locale, Article.slug != slug)
+        .order_by(Article.id)
+        .limit(1)
+    )
+    return found
+
+
+async def _group_for(session: AsyncSession, data: ArticleIn, article: Article | None) -> str:
+    """The translation group the article is saved with.
+
+    A group `data` names must not hold another article of its locale already
+    (TranslationGroupTaken); joining it again is no change, so an old conflict does not
+    stop an edit. With no group named, an article keeps its own, and a new article takes
+    its slug (the import format links versions by it), or a group of its own when that
+    slug already links another article of its locale.
+    """
+    if data.translation_group:
+        group = data.translation_group
+        if article is None or article.translation_group != group:
+            rival = await _rival_in_group(session, group, data.locale, data.slug)
+            if rival is not None:
+                raise TranslationGroupTaken(group, data.locale, rival)
+        return group
+    if article is not None:
+        return article.translation_group
+    if await _rival_in_group(session, data.slug, data.locale, data.slug) is None:
+        return data.slug
+    return await _free_group(session, data.slug, data.locale)
+
+
 def _snapshot(data: ArticleIn, questions: list[str], group: str) -> dict[str, Any]:
     return {
         "title": data.title,
@@ -116,7 +165,8 @@ async def save_article(
     """Create the article (locale, slug) or update it; each real change is a new revision.
 
     Similar questions are replaced by `data.questions`, except those agents added from
-    tickets, which an import or an edit that does not mention them keeps.
+    tickets, which an import or an edit that does not mention them keeps. A translation
+    group holds one article per locale (see `_group_for`).
     """
     check_can_edit(actor)
     category, category_created = await _category(session, data.locale, data.category)
@@ -138,7 +188,7 @@ async def save_article(
             if question_source == TICKET_SOURCE and text not in data.questions:
                 kept.append(text)
     questions = list(data.questions) + kept
-    group = data.translation_group or (article.translation_group if article else data.slug)
+    group = await _group_for(session, data, article)
     snapshot = _snapshot(data, questions, group)
     now = utcnow()
     if article is None:
@@ -250,6 +300,10 @@ async def translation_group_for(
     default (a new article's own slug, which the import format links by).
     """
     target = translation_of.strip()
+    if target and not is_slug(target):
+        # No article has that slug; name it with its odd characters escaped.
+        shown = target if unstorable_reason(target) is None else repr(target)[1:-1]
+        raise TranslationLinkError("missing", shown)
     current = await session.scalar(
         select(Article.translation_group).where(Article.locale == locale, Article.slug == slug)
     )
@@ -372,6 +426,11 @@ async def set_article_status(
     return (await save_article(session, actor, data)).article
 
 
+def _storable(text: str) -> str:
+    """`text` without NUL characters, and with "?" for each lone surrogate."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
 async def add_similar_question(
     session: AsyncSession,
     actor: Actor,
@@ -383,12 +442,16 @@ async def add_similar_question(
     """Any agent may add a customer's real phrasing (from a ticket) to an article.
 
     The text passes the secret shield first: a pasted card number never reaches the index.
+    Like the shield and the spacing, characters no database stores (a NUL, a lone
+    surrogate) are taken out of the phrasing; the API refuses them before (QuestionIn).
     Returns False when the article already has that question.
     """
     if actor.kind == "system" and ticket_number is None:
         raise InvalidInput("ticket_number", "the system adds questions only from tickets")
+    if ticket_number is not None and (reason := unstorable_reason(ticket_number)):
+        raise InvalidInput("ticket_number", f"the text {reason}")
     article, _ = await get_article(session, locale, slug, published_only=False)
-    cleaned = " ".join(shield_text(text).text.split())[:500]
+    cleaned = " ".join(shield_text(_storable(text)).text.split())[:500]
     if not cleaned:
         raise InvalidInput("text", "must not be empty")
     exists = await session.scalar(
@@ -465,7 +528,44 @@ async def record_solved_on_article(
     Counts for the channel that showed the suggestion; False (nothing recorded) when no
     channel reported that suggestion as shown, so a made-up id in a link counts for nothing.
     """
-    channel = await session.scalar(
+    channel = await _shown_on(session, suggestion_id)
+    if channel is None:
+        return False
+    await _record_on_article(session, suggestion_id, channel, article, DeflectionOutcome.RESOLVED)
+    return True
+
+
+async def record_opened_on_article(
+    session: AsyncSession, suggestion_id: str, article: Article
+) -> bool:
+    """The customer followed a suggestion's link (its `?s=`, in the email acknowledgement or
+    the chat widget) to this article: `opened`, for the channel that showed the suggestion.
+
+    Once per suggestion and article: False (nothing recorded) when it is recorded already
+    (a reload) or no channel reported the suggestion shown. The widget also reports its
+    clicks itself; the report counts a question's opened events once.
+    """
+    channel = await _shown_on(session, suggestion_id)
+    if channel is None:
+        return False
+    already = await session.scalar(
+        select(DeflectionEvent.id)
+        .where(
+            DeflectionEvent.suggestion_id == suggestion_id,
+            DeflectionEvent.outcome == DeflectionOutcome.OPENED,
+            DeflectionEvent.article_id == article.id,
+        )
+        .limit(1)
+    )
+    if already is not None:
+        return False
+    await _record_on_article(session, suggestion_id, channel, article, DeflectionOutcome.OPENED)
+    return True
+
+
+async def _shown_on(session: AsyncSession, suggestion_id: str) -> str | None:
+    """The channel that reported showing the suggestion `suggestion_id`, if any did."""
+    channel: str | None = await session.scalar(
         select(DeflectionEvent.channel)
         .where(
             DeflectionEvent.suggestion_id == suggestion_id,
@@ -473,17 +573,24 @@ async def record_solved_on_article(
         )
         .limit(1)
     )
-    if channel is None:
-        return False
+    return channel
+
+
+async def _record_on_article(
+    session: AsyncSession,
+    suggestion_id: str,
+    channel: str,
+    article: Article,
+    outcome: DeflectionOutcome,
+) -> None:
     session.add(
         DeflectionEvent(
             suggestion_id=suggestion_id,
             channel=channel,
             locale=article.locale,
-            outcome=DeflectionOutcome.RESOLVED,
+            outcome=outcome,
             article_id=article.id,
             created_at=utcnow(),
         )
     )
     await session.flush()
-    return True

@@ -1,24 +1,26 @@
 """Articles in and out as JSONL, one article a line:
 {"slug", "locale", "title", "body", "category", "keywords"?, "questions"?, "status"?,
 "translation_group"?}. An import is checked whole before anything is written, and written
-in the caller's one transaction: a bad line means nothing is imported."""
+in the caller's one transaction: a bad line means nothing is imported. Each article keeps
+its line number, so a problem found only while writing names its line too."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.core.actors import SYSTEM, Actor
-from walletdesk.core.errors import DomainError
+from walletdesk.core.errors import DomainError, PermissionDenied
 from walletdesk.helpcenter.queries import list_articles, questions_of
 from walletdesk.helpcenter.schemas import ArticleIn
-from walletdesk.helpcenter.service import save_article
+from walletdesk.helpcenter.service import TranslationGroupTaken, check_can_edit, save_article
 
 DEFAULT_ARTICLES = Path(__file__).parent / "content" / "default_articles.jsonl"
 
@@ -27,6 +29,14 @@ class ImportFileError(DomainError):
     def __init__(self, line: int, message: str) -> None:
         super().__init__(f"line {line}: {message}")
         self.line = line
+
+
+@dataclass(frozen=True, slots=True)
+class ImportLine:
+    """One article of an import file and the line it is on."""
+
+    line: int
+    article: ArticleIn
 
 
 @dataclass
@@ -58,10 +68,14 @@ def _describe(error: ValidationError) -> str:
     return f"{where}: {message}" + (f" (and {more} more problems)" if more else "")
 
 
-def parse_articles(lines: Iterable[str]) -> list[ArticleIn]:
-    """Every article of a JSONL file, or an ImportFileError naming the first bad line."""
-    articles: list[ArticleIn] = []
+def parse_articles(lines: Iterable[str]) -> list[ImportLine]:
+    """Every article of a JSONL file, or an ImportFileError naming the first bad line.
+
+    Within the file, a slug is used once per locale and a translation group holds one
+    article per locale (the database is checked when the articles are written)."""
+    articles: list[ImportLine] = []
     seen: dict[tuple[str, str], int] = {}
+    groups: dict[tuple[str, str], tuple[int, str]] = {}
     for number, raw in enumerate(lines, 1):
         line = raw.strip()
         if not line:
@@ -85,13 +99,25 @@ def parse_articles(lines: Iterable[str]) -> list[ArticleIn]:
                 f"duplicate slug {article.slug!r} in {article.locale} (first on line {seen[key]})",
             )
         seen[key] = number
-        articles.append(article)
+        if article.translation_group:
+            group = (article.locale, article.translation_group)
+            if group in groups:
+                first, other = groups[group]
+                raise ImportFileError(
+                    number,
+                    f"translation_group {article.translation_group!r} already holds the "
+                    f"{article.locale} article {other!r} (line {first}); a translation group "
+                    "links one article per language",
+                )
+            groups[group] = (number, article.slug)
+        articles.append(ImportLine(number, article))
     return articles
 
 
-def read_articles_file(path: Path) -> list[ArticleIn]:
+def read_articles_file(path: Path) -> list[ImportLine]:
     try:
-        with path.open(encoding="utf-8") as handle:
+        # utf-8-sig: a byte-order mark (Excel and Notepad write one) is not part of line 1.
+        with path.open(encoding="utf-8-sig") as handle:
             return parse_articles(handle)
     except UnicodeDecodeError as exc:
         raise DomainError(f"{path}: not UTF-8 text ({exc.reason})") from None
@@ -100,12 +126,38 @@ def read_articles_file(path: Path) -> list[ArticleIn]:
 
 
 async def import_articles(
-    session: AsyncSession, actor: Actor, articles: list[ArticleIn]
+    session: AsyncSession, actor: Actor, lines: Sequence[ImportLine]
 ) -> ImportResult:
-    """Create or update every article, in file order, inside the caller's transaction."""
+    """Create or update every article, in file order, inside the caller's transaction.
+
+    What is refused while writing (a translation group an article in the database already
+    holds, text the database will not store) is an ImportFileError naming the line; the
+    caller's rollback then leaves everything as it was.
+    """
+    check_can_edit(actor)
+    line_of = {(item.article.locale, item.article.slug): item.line for item in lines}
     result = ImportResult()
-    for position, article in enumerate(articles, 1):
-        saved = await save_article(session, actor, article, position=position, source="import")
+    for position, item in enumerate(lines, 1):
+        article = item.article
+        try:
+            saved = await save_article(session, actor, article, position=position, source="import")
+        except TranslationGroupTaken as exc:
+            where = line_of.get((exc.locale, exc.other))
+            also = f" (line {where})" if where is not None else ""
+            raise ImportFileError(item.line, f"{exc}{also}") from None
+        except PermissionDenied:
+            raise
+        except DomainError as exc:
+            raise ImportFileError(item.line, str(exc)) from None
+        except (OperationalError, InterfaceError):
+            raise  # the database, not the line: unreachable or busy
+        except StatementError as exc:
+            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                raise
+            problem = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
+            raise ImportFileError(item.line, f"the database refused it: {problem}") from None
+        except UnicodeEncodeError as exc:  # SQLite's driver, before the statement runs
+            raise ImportFileError(item.line, f"the database refused it: {exc.reason}") from None
         setattr(result, saved.outcome, getattr(result, saved.outcome) + 1)
         result.categories_created += int(saved.category_created)
         result.locales[article.locale] = result.locales.get(article.locale, 0) + 1

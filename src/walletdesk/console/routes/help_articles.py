@@ -1,5 +1,6 @@
 """Help articles in the console: supervisors and admins list, write, preview and publish them;
-any agent adds a customer's real question from a ticket to an article.
+any agent adds a customer's real question from a ticket to an article. The list and the editor
+show readers' "Was this helpful?" answers, so an editor finds the articles that fail readers.
 
 The help center's service does every change (and its audit); these routes parse the form,
 check who may open the page, and render. Articles are addressed by (locale, slug), the help
@@ -9,6 +10,8 @@ center's own key.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
@@ -16,6 +19,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from walletdesk.console import labels
+from walletdesk.console.i18n import N_, Lang
 from walletdesk.console.render import render, request_lang
 from walletdesk.console.routes import help_revisions
 from walletdesk.console.routes.help_common import (
@@ -25,6 +29,7 @@ from walletdesk.console.routes.help_common import (
     require_editor,
 )
 from walletdesk.console.routes.help_common import problem as form_problem
+from walletdesk.console.routes.help_deflection import percent
 from walletdesk.console.routes.ticket import load_ticket_for
 from walletdesk.console.routing import ConsoleRoute, PageError
 from walletdesk.console.session import (
@@ -50,6 +55,13 @@ _FIELDS = ("title", "slug", "locale", "category", "keywords", "questions", "body
 _KEYWORD_SEPARATORS = re.compile(r"[,，、\n]")
 MAX_CANDIDATES = 20
 MAX_QUESTION_CHARS = 500
+# The list's orders: the editors' own, or by readers' answers (ties keep the editors' order).
+FEEDBACK_SORT = {
+    "": N_("Editors' order"),
+    "not_helpful": N_("Most “not helpful” first"),
+    "ratio": N_("Lowest helpful ratio first"),
+    "helpful": N_("Most “helpful” first"),
+}
 
 
 def _article_in(values: dict[str, str]) -> ArticleIn:
@@ -105,6 +117,7 @@ async def _editor_page(
     async with runtime.db.transaction() as session:
         rows = await queries.list_articles(session)
         revisions = await queries.revisions(session, existing.id) if existing else []
+        feedback = await queries.feedback_summary(session, existing) if existing else None
     category_names = sorted({c.name for a, c in rows if a.locale == values["locale"]})
     # A new article's language may still change in the form: offer every article then.
     translation_choices = [a for a, _ in rows if not existing or a.locale != existing.locale]
@@ -121,6 +134,9 @@ async def _editor_page(
         existing=existing,
         preview_html=preview_html,
         revisions=revisions,
+        feedback=feedback,
+        recent_comments=queries.RECENT_COMMENTS,
+        helpful_share=_helpful_share(request_lang(request)),
         category_names=category_names,
         translation_choices=translation_choices,
         locales=LOCALES,
@@ -142,6 +158,34 @@ def _filtered(
     ]
 
 
+def _helpful_share(lang: Lang) -> Callable[[int, int], str]:
+    """Formats helpful / all answers in the page's language ("—" before the first answer)."""
+
+    def share(helpful: int, not_helpful: int) -> str:
+        ratio = queries.helpful_ratio(helpful, not_helpful)
+        return "—" if ratio is None else percent(lang, ratio)
+
+    return share
+
+
+def _sorted(rows: list[tuple[Article, Category]], sort: str) -> list[tuple[Article, Category]]:
+    def ratio(article: Article) -> float:
+        found = queries.helpful_ratio(article.helpful_count, article.unhelpful_count)
+        return 2.0 if found is None else found  # unanswered articles last
+
+    if sort == "not_helpful":
+        return sorted(rows, key=lambda r: (-r[0].unhelpful_count, ratio(r[0])))
+    if sort == "ratio":
+        # Among equal ratios, the article more readers answered is the surer failure.
+        return sorted(
+            rows,
+            key=lambda r: (ratio(r[0]), -(r[0].helpful_count + r[0].unhelpful_count)),
+        )
+    if sort == "helpful":
+        return sorted(rows, key=lambda r: -r[0].helpful_count)
+    return rows
+
+
 @router.get("/help/articles")
 async def list_articles(
     request: Request,
@@ -151,9 +195,14 @@ async def list_articles(
     category: str = "",
     status: str = "",
     q: str = "",
+    sort: str = "",
 ) -> Response:
     lang = require_editor(request, me)
-    if (locale and locale not in LOCALES) or (status and status not in ARTICLE_STATUS):
+    if (
+        (locale and locale not in LOCALES)
+        or (status and status not in ARTICLE_STATUS)
+        or sort not in FEEDBACK_SORT
+    ):
         raise PageError(400, lang.gettext("The address or form is not valid."))
     async with runtime.db.transaction() as session:
         rows = list(
@@ -162,11 +211,19 @@ async def list_articles(
     return render(
         request,
         "help_articles.html",
-        articles=_filtered(rows, category, q[:200]),
+        articles=_sorted(_filtered(rows, category, q[:200]), sort),
         category_names=sorted({c.name for _, c in rows}),
-        filters={"locale": locale, "category": category, "status": status, "q": q[:200]},
+        filters={
+            "locale": locale,
+            "category": category,
+            "status": status,
+            "q": q[:200],
+            "sort": sort,
+        },
         locales=LOCALES,
         article_status=ARTICLE_STATUS,
+        feedback_sort=FEEDBACK_SORT,
+        helpful_share=_helpful_share(lang),
         nav="help",
     )
 
@@ -288,6 +345,16 @@ def _candidates(rows: list[tuple[Article, Category]], wanted: str) -> tuple[list
     return partial[:MAX_CANDIDATES], False
 
 
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """An article offered on the add-a-question page."""
+
+    locale: str
+    slug: str
+    title: str
+    status: str
+
+
 @router.post("/tickets/{number}/help-question")
 async def add_ticket_question(
     request: Request,
@@ -306,7 +373,9 @@ async def add_ticket_question(
         async with runtime.db.transaction() as db_session:
             ticket = await load_ticket_for(db_session, me, number, lang)
             ticket_number = ticket.number
-            matches, exact = _candidates(list(await queries.list_articles(db_session)), wanted)
+            found, exact = _candidates(list(await queries.list_articles(db_session)), wanted)
+            # Plain copies: a refusal below rolls back and expires the rows the page shows.
+            matches = [_Candidate(a.locale, a.slug, a.title, a.status) for a in found]
             if not question.strip():
                 problem = lang.gettext("Write the customer's question first.")
             elif len(question) > MAX_QUESTION_CHARS:
