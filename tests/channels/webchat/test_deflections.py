@@ -81,6 +81,9 @@ async def test_bad_reports_are_explained(chat: ChatServer, site: SiteInfo) -> No
         (json.dumps(report(channel="email")).encode(), 422, "channel"),
         (json.dumps(report(outcome="resolved", slug="no-such-article")).encode(), 404, ""),
         (json.dumps(report(slug="x" * 3000)).encode(), 422, "body"),
+        # A slug is a slug: text PostgreSQL cannot store (a NUL) never reaches it.
+        (json.dumps(report(outcome="opened", slug="a\u0000b")).encode(), 422, "slug"),
+        (json.dumps(report(outcome="opened", slug="Not_A_Slug")).encode(), 422, "slug"),
     ]
     async with httpx.AsyncClient(base_url=chat.url, headers={"Origin": ORIGIN}) as http:
         for body, status, field in cases:

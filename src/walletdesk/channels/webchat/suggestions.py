@@ -24,7 +24,7 @@ from starlette.requests import Request
 
 from walletdesk.core.errors import InvalidInput
 from walletdesk.helpcenter.models import DeflectionOutcome
-from walletdesk.helpcenter.schemas import SUGGESTION_ID_PATTERN, DeflectionIn
+from walletdesk.helpcenter.schemas import SLUG_PATTERN, SUGGESTION_ID_PATTERN, DeflectionIn
 
 if TYPE_CHECKING:
     from walletdesk.runtime import Runtime
@@ -123,7 +123,7 @@ class WidgetReport(BaseModel):
     suggestion_id: str = Field(pattern=SUGGESTION_ID_PATTERN)
     outcome: DeflectionOutcome
     locale: str = Field(max_length=10)
-    slug: str | None = Field(default=None, max_length=120)
+    slug: str | None = Field(default=None, max_length=120, pattern=SLUG_PATTERN)
 
 
 def parse_report(raw: bytes) -> DeflectionIn:
