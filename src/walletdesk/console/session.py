@@ -22,6 +22,7 @@ from walletdesk.console import reads
 from walletdesk.core.actors import Actor
 from walletdesk.core.agents.models import Agent
 from walletdesk.core.agents.service import actor_for
+from walletdesk.core.errors import InvalidInput
 from walletdesk.core.text import unstorable_reason
 from walletdesk.runtime import Runtime
 
@@ -41,11 +42,12 @@ class CsrfRejected(Exception):
     """A form came without this session's token: answered 403, nothing changed."""
 
 
-class UnstorableForm(Exception):
+class UnstorableForm(InvalidInput):
     """A form field holds text no database column can take (a NUL): answered 400.
 
     Browsers never send one from what a person types; checked once here rather than in
-    every form, since PostgreSQL would otherwise refuse it mid-transaction.
+    every form, since PostgreSQL would otherwise refuse it mid-transaction. An InvalidInput,
+    so that routes answering JSON report it like their other refusals.
     """
 
 
@@ -233,8 +235,9 @@ async def posted_form(request: Request) -> FormData:
     expected = console_session(request).csrf
     if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise CsrfRejected
-    if any(isinstance(value, str) and unstorable_reason(value) for _, value in form.multi_items()):
-        raise UnstorableForm
+    for name, value in form.multi_items():
+        if isinstance(value, str) and (reason := unstorable_reason(value)):
+            raise UnstorableForm(name[:40], f"the text {reason}")
     return form
 
 

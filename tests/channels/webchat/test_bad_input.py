@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import httpx
 from sqlalchemy import select
 
 from tests.channels.webchat.conftest import (
+    ORIGIN,
     ChatServer,
     SiteInfo,
     customer,
     make_site,
+    online_agent,
     open_customer,
 )
-from walletdesk.core.tickets.models import Message
+from tests.conftest import make_agent
+from walletdesk.core.tickets.models import Message, Ticket
 from walletdesk.db import Database
 
 Serve = Callable[..., Awaitable[ChatServer]]
@@ -111,3 +115,118 @@ async def test_second_hello_is_refused(chat: ChatServer, site: SiteInfo) -> None
     await client.send(type="ping")
     await client.expect("pong")
     await client.close()
+
+
+# JSON escapes for text no database column can hold: a lone surrogate (UTF-8 cannot encode
+# it; the PostgreSQL driver fails) and a NUL (PostgreSQL's text refuses it, SQLite keeps it).
+LONE_SURROGATE = "\\ud800"
+NUL = "\\u0000"
+TOO_BIG = 10**19  # past a 64-bit integer
+
+
+async def _stored_texts(db: Database, conversation: str) -> list[str]:
+    async with db.transaction() as session:
+        return list(
+            await session.scalars(
+                select(Message.body_text)
+                .where(Message.external_id.startswith(conversation + ":"))
+                .order_by(Message.id)
+            )
+        )
+
+
+async def test_unstorable_text_and_huge_ids_are_bad_fields_for_the_customer(
+    chat: ChatServer, site: SiteInfo, db: Database
+) -> None:
+    client, welcome = await customer(chat, site)
+    await client.send(type="message", id="first", text="我的充值没到账")
+    await client.expect("ack", id="first")
+
+    for client_id, escape in (("sur", LONE_SURROGATE), ("nul", NUL)):
+        await client.send_raw(f'{{"type":"message","id":"{client_id}","text":"a{escape}b"}}')
+        refused = await client.expect("error", ref=client_id)
+        # Not `unavailable` (the widget would resend it for ever) and nothing stored.
+        assert (refused["code"], refused["field"], refused["fatal"]) == ("bad_field", "text", False)
+    for frame, field in (
+        (f'{{"type":"read","up_to":{TOO_BIG}}}', "up_to"),
+        (f'{{"type":"delivered","up_to":{TOO_BIG}}}', "up_to"),
+        (f'{{"type":"history","after":{TOO_BIG}}}', "after"),
+        (f'{{"type":"contact","email":"a{LONE_SURROGATE}@example.com"}}', "email"),
+        (f'{{"type":"contact","name":"{NUL}","phone":"13800138000"}}', "name"),
+    ):
+        await client.send_raw(frame)
+        refused = await client.expect("error")
+        assert (refused["code"], refused.get("field")) == ("bad_field", field), frame
+
+    # The chat goes on: the largest id a column holds is fine, and so is the next message.
+    await client.send(type="read", up_to=2**63 - 1)
+    await client.send(type="history", after=2**63 - 1)
+    assert (await client.expect("history"))["messages"] == []
+    await client.send(type="message", id="last", text="还在吗")
+    await client.expect("ack", id="last")
+    assert "error" not in client.types()
+    assert await _stored_texts(db, welcome["conversation"]) == ["我的充值没到账", "还在吗"]
+    await client.close()
+
+
+async def test_unstorable_text_and_huge_ids_are_bad_fields_for_the_agent(
+    chat: ChatServer, site: SiteInfo, db: Database
+) -> None:
+    login = await make_agent(db, "agent", 1)
+    agent, _ = await online_agent(chat, login)
+    client, welcome = await customer(chat, site)
+    pid = welcome["conversation"]
+    await client.send(type="message", id="m1", text="请帮我看看")
+    await client.expect("ack", id="m1")
+    await agent.send(type="accept", conversation=pid)
+    await agent.expect("conversation")
+
+    await agent.send_raw(
+        f'{{"type":"message","conversation":"{pid}","id":"a1","text":"x{LONE_SURROGATE}"}}'
+    )
+    refused = await agent.expect("error", ref="a1")
+    assert (refused["code"], refused["field"]) == ("bad_field", "text")
+    for frame, field in (
+        (f'{{"type":"message","conversation":"{pid}","id":"a2","text":"x{NUL}"}}', "text"),
+        (f'{{"type":"read","conversation":"{pid}","up_to":{TOO_BIG}}}', "up_to"),
+        (f'{{"type":"open","conversation":"{pid}","after":{TOO_BIG}}}', "after"),
+        (f'{{"type":"transfer","conversation":"{pid}","to_agent":{TOO_BIG}}}', "to_agent"),
+        # agents.id is an INTEGER column: 2**31 does not fit either.
+        (f'{{"type":"transfer","conversation":"{pid}","to_agent":{2**31}}}', "to_agent"),
+        (
+            f'{{"type":"transfer","conversation":"{pid}","escalate":true,'
+            f'"reason":"{LONE_SURROGATE}"}}',
+            "reason",
+        ),
+        (f'{{"type":"open","ticket":"{NUL}"}}', "ticket"),
+    ):
+        await agent.send_raw(frame)
+        refused = await agent.expect("error")
+        assert (refused["code"], refused.get("field")) == ("bad_field", field), frame
+
+    await agent.send(type="message", conversation=pid, id="a3", text="您好，我来看看")
+    await agent.expect("ack", id="a3")
+    await client.expect_message("您好，我来看看")
+    assert "error" not in agent.types()
+    async with db.transaction() as session:
+        replies = list(
+            await session.scalars(
+                select(Message.body_text)
+                .join(Ticket, Ticket.id == Message.ticket_id)
+                .where(Ticket.thread_key == pid, Message.agent_id == login.agent.id)
+            )
+        )
+    assert replies == ["您好，我来看看"]
+    await client.close()
+    await agent.close()
+
+
+async def test_leave_a_message_refuses_unstorable_text(chat: ChatServer, site: SiteInfo) -> None:
+    async with httpx.AsyncClient(base_url=chat.url, headers={"Origin": ORIGIN}) as http:
+        for field in ("message", "name"):
+            body = {"message": "晚上转账失败", "email": "li@example.com", "name": "李雷"}
+            body[field] += "\x00"
+            left = await http.post(f"/webchat/api/offline?site={site.key}", json=body)
+            assert left.status_code == 422, left.text
+            assert left.json()["code"] == "bad_field"
+            assert left.json()["fields"][0]["field"] == field

@@ -39,6 +39,11 @@ from walletdesk.runtime import outbox_handlers
 Serve = Callable[..., Awaitable[ChatServer]]
 
 
+# A minimal JPEG: start of image, a JFIF header, end of image.
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
+PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
+
+
 def png() -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (
@@ -212,6 +217,17 @@ async def test_customer_sends_a_picture_and_the_agent_sees_it(
     ("name", "declared", "content", "reason"),
     [
         ("evil.png", "image/png", b"<html><script>alert(1)</script></html>", "the content is"),
+        # Content of a type chat takes, but not the type declared: refused all the same.
+        (
+            "a.pdf",
+            "application/pdf",
+            png(),
+            "declared application/pdf but the content is image/png",
+        ),
+        ("b.pdf", "application/pdf", "转账记录".encode(), "but the content is text/plain"),
+        ("c.txt", "text/plain", png(), "declared text/plain but the content is image/png"),
+        ("d.png", "image/png", JPEG, "declared image/png but the content is image/jpeg"),
+        ("e.jpg", "image/jpeg", PDF, "declared image/jpeg but the content is application/pdf"),
         ("a.zip", "application/zip", b"PK\x03\x04" + b"\x00" * 40, "chat accepts"),
         ("empty.txt", "text/plain", b"", "is empty"),
     ],
@@ -234,6 +250,7 @@ async def test_files_that_are_not_what_they_claim_are_refused(
         )
     assert refused.status_code == 422, refused.text
     assert reason in refused.json()["error"]
+    assert (refused.json()["code"], refused.json()["fields"][0]["field"]) == ("bad_file", "file")
     assert refused.headers["access-control-allow-origin"] == ORIGIN
     async with db.transaction() as session:
         stored = await session.scalar(
@@ -314,5 +331,73 @@ async def test_agent_sends_a_file_from_the_console(
             )
         )
     assert kinds == ["image/png"]
+    await client.close()
+    await agent.close()
+
+
+@pytest.mark.parametrize(
+    ("declared", "content", "stored_as"),
+    [
+        # Other names of the same type, and a browser that names no type: the bytes decide.
+        ("image/jpg", JPEG, "image/jpeg"),
+        ("IMAGE/PNG", png(), "image/png"),
+        ("text/plain; charset=utf-8", "账单明细".encode(), "text/plain"),
+        ("application/octet-stream", PDF, "application/pdf"),
+        ("", png(), "image/png"),
+    ],
+)
+async def test_files_whose_content_is_their_type_are_taken(
+    chat: ChatServer, site: SiteInfo, declared: str, content: bytes, stored_as: str
+) -> None:
+    client, welcome = await customer(chat, site)
+    async with httpx.AsyncClient(base_url=chat.url, headers={"Origin": ORIGIN}) as http:
+        sent = await http.post(
+            "/webchat/api/uploads",
+            data={"token": welcome["token"], "id": "ok"},
+            files={"file": ("file", content, declared)},
+        )
+    assert sent.status_code == 201, sent.text
+    assert sent.json()["message"]["attachments"][0]["type"] == stored_as
+    await client.close()
+
+
+async def test_agents_files_must_be_their_declared_type_too(
+    chat: ChatServer, site: SiteInfo, db: Database
+) -> None:
+    login = await make_agent(db, "agent", 1)
+    agent, _ = await online_agent(chat, login)
+    client, welcome = await customer(chat, site)
+    await client.send(type="message", id="m", text="请发给我账单")
+    await client.expect("ack", id="m")
+    await agent.send(type="accept", conversation=welcome["conversation"])
+    await agent.expect("conversation")
+    cookies = await sign_in_cookie(chat, login)
+    async with httpx.AsyncClient(base_url=chat.url, cookies=cookies) as console:
+        page = await console.get("/console/chat/")
+        import re
+
+        csrf = re.search(r'data-csrf="([^"]+)"', page.text)
+        assert csrf
+        for name, declared, content in (
+            ("bill.pdf", "application/pdf", png()),
+            ("bill.png", "image/png", JPEG),
+        ):
+            refused = await console.post(
+                "/console/chat/uploads",
+                data={"csrf": csrf.group(1), "conversation": welcome["conversation"], "id": "x"},
+                files={"file": (name, content, declared)},
+            )
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["code"] == "bad_file"
+            assert "but the content is" in refused.json()["error"]
+    async with db.transaction() as session:
+        stored = await session.scalar(
+            select(func.count())
+            .select_from(Attachment)
+            .join(Message, Message.id == Attachment.message_id)
+            .join(Ticket, Ticket.id == Message.ticket_id)
+            .where(Ticket.thread_key == welcome["conversation"])
+        )
+    assert stored == 0
     await client.close()
     await agent.close()

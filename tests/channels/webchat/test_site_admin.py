@@ -354,7 +354,8 @@ async def test_no_bad_input_makes_a_server_error(client: httpx.AsyncClient, db: 
         (f"{SITES}/new", {}, 422),
         (f"{SITES}/new", {"name": "x" * 5000, "origins": ORIGIN, "hours_mode": "sometimes"}, 422),
         (f"{SITES}/new", {"name": "Many", "origins": many, **ALWAYS}, 422),
-        (f"{SITES}/new", {"name": "Odd", "origins": "\n".join(odd_origins), **ALWAYS}, 422),
+        # A NUL anywhere in a console form is refused before the route (400), the rest 422.
+        (f"{SITES}/new", {"name": "Odd", "origins": "\n".join(odd_origins), **ALWAYS}, 400),
         (f"{SITES}/new", {"name": "Z", "origins": ORIGIN, "hours_mode": "hours"}, 422),
         (
             f"{SITES}/new",
@@ -362,7 +363,7 @@ async def test_no_bad_input_makes_a_server_error(client: httpx.AsyncClient, db: 
             422,
         ),
         (f"{SITES}/{site.key}", {"name": "", "origins": ""}, 422),
-        (f"{SITES}/{site.key}", {"name": "a\x00b", "origins": ORIGIN, **ALWAYS}, 422),
+        (f"{SITES}/{site.key}", {"name": "a\x00b", "origins": ORIGIN, **ALWAYS}, 400),
         (f"{SITES}/new", {"name": "two\nlines", "origins": ORIGIN, **ALWAYS}, 422),
         (f"{SITES}/{site.key}/active", {"active": "maybe"}, 400),
         (f"{SITES}/{site.key}/active", {}, 400),

@@ -245,3 +245,54 @@ async def test_follow_up_asks_an_anonymous_visitor_for_an_address(
     await expect(widget.locator(".wd-contact")).to_be_hidden()
     await context.close()
     await agent_context.close()
+
+
+NO_LOCALE_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Wallet</title></head><body>
+<script src="{desk}/webchat/widget.js" data-site="{site}" {attribute} defer></script>
+</body></html>"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    ("attribute", "languages", "title"),
+    [
+        # Without data-locale: the visitor's first preferred language that is zh or en.
+        ("", ["en-US", "zh-CN"], "Live chat"),
+        ("", ["zh-TW", "en-US"], "在线客服"),
+        ("", ["fr-FR", "en-GB"], "Live chat"),
+        # None of them: zh-CN, the product's first language.
+        ("", ["fr-FR", "de-DE"], "在线客服"),
+        # data-locale wins over the browser.
+        ('data-locale="zh-CN"', ["en-US"], "在线客服"),
+        ('data-locale="en"', ["zh-CN"], "Live chat"),
+    ],
+)
+async def test_the_widget_language_without_and_with_data_locale(
+    chat: ChatServer,
+    db: Database,
+    browser: Browser,  # noqa: F811
+    wallet_site: tuple[FastAPI, str],  # noqa: F811
+    attribute: str,
+    languages: list[str],
+    title: str,
+) -> None:
+    host_app, host_url = wallet_site
+    site = await make_site(db, origins=(host_url,))
+
+    @host_app.get("/", response_class=HTMLResponse)
+    async def host_page() -> str:
+        return NO_LOCALE_PAGE.format(desk=chat.url, site=site.key, attribute=attribute)
+
+    context = await browser.new_context(locale=languages[0])
+    # The browser's preference list, as a visitor's settings would give it.
+    preferred = json.dumps(languages)
+    await context.add_init_script(
+        f"Object.defineProperty(navigator, 'languages', {{get: () => {preferred}}});"
+    )
+    page = await context.new_page()
+    await page.goto(host_url)
+    widget = page.locator("#walletdesk-chat")
+    await widget.locator(".wd-launcher").click()
+    await expect(widget.locator(".wd-title")).to_have_text(title)
+    await context.close()

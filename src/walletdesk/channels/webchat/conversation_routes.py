@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from walletdesk.channels.webchat import events, service
@@ -41,7 +42,16 @@ from walletdesk.channels.webchat.models import (
 )
 from walletdesk.channels.webchat.protocol import ChatInvalid
 from walletdesk.channels.webchat.sites import Site
-from walletdesk.channels.webchat.uploads import checked_upload, too_large, upload_body_limit
+from walletdesk.channels.webchat.uploads import (
+    BodyTooLarge,
+    bad_form,
+    capped,
+    checked_text,
+    checked_upload,
+    declared_length,
+    too_large,
+    upload_body_limit,
+)
 from walletdesk.core.attachments.models import Attachment
 from walletdesk.core.attachments.routes import attachment_response
 from walletdesk.core.channels import Attachment as InboundFile
@@ -50,6 +60,7 @@ from walletdesk.core.contacts.service import SenderIdentity
 from walletdesk.core.errors import DomainError, InvalidInput, NotFound
 from walletdesk.core.ingest import IngestResult, ingest
 from walletdesk.core.tickets.models import Message
+from walletdesk.db import MAX_BIGINT_ID
 
 router = APIRouter()
 
@@ -70,21 +81,21 @@ async def upload(request: Request) -> Response:
             429,
             origin,
         )
-    # Refused before a byte of the body is read (a spooled 1 GB form would fill the disk first).
+    # Refused before a byte of the body is read (a spooled 1 GB form would fill the disk
+    # first), and a body without a Content-Length is read only up to the same limit.
     # The site is not known yet: the answer names no more than the size.
-    if _declared_length(request) > upload_body_limit(hub.settings):
-        oversized = too_large(hub.settings, "the file")
-        return answer({"error": str(oversized), "code": oversized.code}, 413, origin)
+    limit = upload_body_limit(hub.settings)
+    if declared_length(request) > limit:
+        return _oversized(hub, origin)
     try:
-        async with request.form(max_files=1, max_fields=10, max_part_size=1024 * 1024) as form:
+        async with capped(request, limit).form(
+            max_files=1, max_fields=10, max_part_size=1024 * 1024
+        ) as form:
             token, client_id, text = (str(form.get(k) or "") for k in ("token", "id", "text"))
             resume, site, origin = await resume_from_token(request, token)
             if not valid_client_id(client_id):
                 raise InvalidInput("id", "a client message id of 1-64 letters, digits, - or _")
-            if len(text) > hub.settings.max_text_chars:
-                raise ChatInvalid(
-                    "too_large", "text", f"at most {hub.settings.max_text_chars} characters"
-                )
+            checked_text(hub.settings, text)
             file = form.get("file")
             if file is None or isinstance(file, str):
                 raise InvalidInput("file", "attach one file")
@@ -93,10 +104,14 @@ async def upload(request: Request) -> Response:
                 hub.settings, file.filename or "", file.content_type or "", data
             )
         frame, result = await _store_upload(hub, resume, site, client_id, text, attachment)
+    except BodyTooLarge:
+        return _oversized(hub, origin)
     except DomainError as exc:
         return refused(exc, origin)
-    except (MultiPartException, ValueError) as exc:
-        return answer({"error": f"not a valid upload form: {exc}", "code": "bad_form"}, 400, origin)
+    except (HTTPException, MultiPartException, ValueError) as exc:
+        # Starlette's answer to a form it cannot parse (a 5,000-character file name, a
+        # missing boundary): the widget needs a code to translate, not Starlette's English.
+        return answer(bad_form(exc), 400, origin)
     await hub.publish(
         events.to_conversation(
             resume.conversation,
@@ -114,6 +129,11 @@ async def upload(request: Request) -> Response:
         201,
         origin,
     )
+
+
+def _oversized(hub: ChatHub, origin: str | None) -> Response:
+    oversized = too_large(hub.settings, "the file")
+    return answer({"error": str(oversized), "code": oversized.code}, 413, origin)
 
 
 async def _store_upload(
@@ -157,18 +177,10 @@ async def _store_upload(
     return frame, result
 
 
-def _declared_length(request: Request) -> int:
-    """The Content-Length the client sent, or 0 (none, or not a number: the parser decides)."""
-    try:
-        return int(request.headers.get("content-length", ""))
-    except ValueError:
-        return 0
-
-
 @router.get("/api/attachments/{attachment_id}", response_class=Response)
 async def customer_attachment(
     request: Request,
-    attachment_id: int,
+    attachment_id: Annotated[int, Path(ge=1, le=MAX_BIGINT_ID)],
     token: Annotated[str, Query(max_length=600)],
     inline: bool = False,
 ) -> Response:
@@ -226,7 +238,7 @@ async def history_preflight(request: Request) -> Response:
 async def history(
     request: Request,
     token: Annotated[str, Query(max_length=600)],
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_BIGINT_ID)] = 0,
 ) -> Response:
     """The conversation's messages after `after` (what a reconnecting client missed)."""
     origin = request.headers.get("origin")

@@ -1,4 +1,9 @@
-"""The JSON frames clients send, customer side and agent side (docs/webchat-protocol.md)."""
+"""The JSON frames clients send, customer side and agent side (docs/webchat-protocol.md).
+
+Every free text field is `StoredText`: a NUL or a lone surrogate ("\\ud800" in JSON) is a
+`bad_field` naming the field, refused alike on SQLite and PostgreSQL (walletdesk.core.text),
+never a database error.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,17 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from walletdesk.core.text import StoredText
+from walletdesk.db import MAX_BIGINT_ID, MAX_INT_ID
+
 # Chosen by the client (a UUID, or any 1-64 URL-safe characters); a resend repeats it.
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9_\-]{1,64}$"
 ClientId = Annotated[str, StringConstraints(pattern=CLIENT_ID_PATTERN)]
 PublicId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,40}$")]
-MessageId = Annotated[int, Field(ge=0)]
+# Ids as the columns hold them (BIGINT messages, INTEGER agents): a larger number is a
+# `bad_field`, not an overflow in the driver.
+MessageId = Annotated[int, Field(ge=0, le=MAX_BIGINT_ID)]
+AgentId = Annotated[int, Field(ge=1, le=MAX_INT_ID)]
 
 
 class Frame(BaseModel):
@@ -22,25 +33,25 @@ class Frame(BaseModel):
 
 
 class SignedIdentity(Frame):
-    user_id: str = Field(min_length=1, max_length=200)
+    user_id: StoredText = Field(min_length=1, max_length=200)
     expires: int
-    signature: str = Field(min_length=1, max_length=128)
-    name: str | None = Field(default=None, max_length=100)
-    email: str | None = Field(default=None, max_length=320)
+    signature: StoredText = Field(min_length=1, max_length=128)
+    name: StoredText | None = Field(default=None, max_length=100)
+    email: StoredText | None = Field(default=None, max_length=320)
 
 
 class Hello(Frame):
     type: Literal["hello"]
-    token: str | None = Field(default=None, max_length=600)
+    token: StoredText | None = Field(default=None, max_length=600)
     identity: SignedIdentity | None = None
-    locale: str | None = Field(default=None, max_length=10)
+    locale: StoredText | None = Field(default=None, max_length=10)
     last_seen_id: MessageId = 0
 
 
 class CustomerMessage(Frame):
     type: Literal["message"]
     id: ClientId
-    text: str
+    text: StoredText
 
 
 class Typing(Frame):
@@ -61,7 +72,7 @@ class Delivered(Frame):
 class Rate(Frame):
     type: Literal["rate"]
     score: int = Field(ge=1, le=5)
-    comment: str = Field(default="", max_length=2000)
+    comment: StoredText = Field(default="", max_length=2000)
 
 
 class End(Frame):
@@ -74,16 +85,16 @@ class Restart(Frame):
 
 class ContactDetails(Frame):
     type: Literal["contact"]
-    name: str = Field(default="", max_length=100)
-    email: str = Field(default="", max_length=320)
-    phone: str = Field(default="", max_length=40)
+    name: StoredText = Field(default="", max_length=100)
+    email: StoredText = Field(default="", max_length=320)
+    phone: StoredText = Field(default="", max_length=40)
 
 
 class TranscriptRequest(Frame):
     """After the end: email me this chat's public messages."""
 
     type: Literal["transcript"]
-    email: str = Field(max_length=320)
+    email: StoredText = Field(max_length=320)
 
 
 class Ping(Frame):
@@ -118,7 +129,7 @@ class AgentMessage(Frame):
     type: Literal["message"]
     conversation: PublicId
     id: ClientId
-    text: str
+    text: StoredText
 
 
 class AgentTyping(Frame):
@@ -143,7 +154,7 @@ class Watch(Frame):
 
     type: Literal["open"]
     conversation: PublicId | None = None
-    ticket: str | None = Field(default=None, max_length=20)
+    ticket: StoredText | None = Field(default=None, max_length=20)
     after: MessageId = 0
 
 
@@ -157,10 +168,10 @@ class Close(Frame):
 class Transfer(Frame):
     type: Literal["transfer"]
     conversation: PublicId
-    to_agent: int | None = None
+    to_agent: AgentId | None = None
     # Escalation: one tier up, with the reason on record.
     escalate: bool = False
-    reason: str = Field(default="", max_length=1000)
+    reason: StoredText = Field(default="", max_length=1000)
 
 
 class AgentEnd(Frame):

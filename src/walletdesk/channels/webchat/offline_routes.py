@@ -1,5 +1,9 @@
 """Leave a message: when no agent is online or the site is closed, the form opens a ticket.
 
+Only for a visitor without a conversation yet: a customer already in a chat leaves their
+message and address on that chat (the widget sends a chat message and a `contact` frame),
+so the chat's ticket gets them and no second ticket is opened.
+
 The message goes through ingest() like any other, from the email or phone number given
 (at least one is required), and is answered there. The form's client id makes a resend
 harmless; each address may send a few a minute.
@@ -30,17 +34,18 @@ from walletdesk.core.contacts.identities import normalize_email, normalize_phone
 from walletdesk.core.contacts.service import SenderIdentity
 from walletdesk.core.errors import DomainError, InvalidInput
 from walletdesk.core.ingest import ingest
+from walletdesk.core.text import StoredText
 
 router = APIRouter()
 
 
 class OfflineMessage(BaseModel):
     id: ClientId = Field(default_factory=lambda: uuid.uuid4().hex)
-    name: str = Field(default="", max_length=100)
-    email: str = Field(default="", max_length=320)
-    phone: str = Field(default="", max_length=40)
-    message: str = Field(min_length=1)
-    locale: str | None = Field(default=None, max_length=10)
+    name: StoredText = Field(default="", max_length=100)
+    email: StoredText = Field(default="", max_length=320)
+    phone: StoredText = Field(default="", max_length=40)
+    message: StoredText = Field(min_length=1)
+    locale: StoredText | None = Field(default=None, max_length=10)
 
 
 @router.options("/api/offline", include_in_schema=False)

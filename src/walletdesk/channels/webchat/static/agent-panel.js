@@ -30,7 +30,10 @@
       rated: "客户评分：{s} 星", comment: "评价：{c}", pick: "选择左侧的对话", newChat: "新的在线咨询",
       reconnecting: "连接中断，正在重连…", heldBy: "由 {name} 接待", cancel: "取消", confirm: "确定",
       chooseAgent: "选择同事", noChat: "此工单没有在线对话", error: "出错了：{e}", badge: "{n} 个待接入对话",
-      tier: "L{t}", waitingFor: "等待 {m} 分钟", customer: "客户", agentDefault: "客服"
+      tier: "L{t}", waitingFor: "等待 {m} 分钟", customer: "客户", agentDefault: "客服",
+      upload_bad_file: "文件无法发送：只支持图片（PNG、JPEG、GIF、WebP）、PDF 和文本文件，且内容须与文件类型一致",
+      upload_too_large: "文件太大了", upload_text_too_large: "文字太长了",
+      upload_bad_form: "无法读取这次上传（文件名可能太长），请重命名文件后重试"
     },
     en: {
       waiting: "Waiting", mine: "My chats", none: "None", presence: "Presence", online: "Online",
@@ -44,13 +47,23 @@
       newChat: "New live chat", reconnecting: "Connection lost, reconnecting…", heldBy: "Held by {name}",
       cancel: "Cancel", confirm: "OK", chooseAgent: "Choose a colleague", noChat: "No live chat on this ticket",
       error: "Something went wrong: {e}", badge: "{n} chats waiting", tier: "L{t}",
-      waitingFor: "waiting {m} min", customer: "Customer", agentDefault: "Agent"
+      waitingFor: "waiting {m} min", customer: "Customer", agentDefault: "Agent",
+      upload_bad_file: "This file cannot be sent: pictures (PNG, JPEG, GIF, WebP), PDF and text files only, and the content must match the file type",
+      upload_too_large: "The file is too large", upload_text_too_large: "The text is too long",
+      upload_bad_form: "The upload could not be read (the file name may be too long); rename the file and try again"
     }
   }[LOCALE];
   function t(key, values) {
     return (TEXT[key] || key).replace(/\{(\w+)\}/g, function (_, name) {
       return values && values[name] !== undefined ? String(values[name]) : "";
     });
+  }
+  // An upload's refusal ({error, code, fields}) in the agent's language; the server's
+  // English only for a code this panel does not know.
+  function uploadProblem(problem) {
+    var field = problem.fields && problem.fields[0] ? problem.fields[0].field : "";
+    var key = "upload_" + (problem.code === "too_large" && field === "text" ? "text_too_large" : problem.code);
+    return TEXT[key] ? t(key) : problem.error;
   }
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -597,7 +610,7 @@
       file.value = "";
       fetch("/console/chat/uploads", { method: "POST", body: form, credentials: "same-origin" })
         .then(function (r) { return r.ok ? null : r.json().catch(function () { return { error: String(r.status) }; }); })
-        .then(function (problem) { if (problem) self.error({ message: problem.error }); })
+        .then(function (problem) { if (problem) self.error({ message: uploadProblem(problem) }); })
         .catch(function (error) { self.error({ message: String(error) }); });
     });
     self.render();

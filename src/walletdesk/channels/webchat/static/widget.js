@@ -1,7 +1,8 @@
 /* WalletDesk chat widget. Plain JavaScript, served by WalletDesk, no third-party requests.
  *
  * <script src="https://desk.example/webchat/widget.js" data-site="ws_…" defer></script>
- * Options (data- attributes): locale (zh-CN | en), color (#rrggbb), position (right | left),
+ * Options (data- attributes): locale (zh-CN | en; without it the visitor's browser language:
+ * English when it prefers English to Chinese, else zh-CN), color (#rrggbb), position (right | left),
  * and a signed identity of the logged-in user: user-id, user-expires, user-signature,
  * user-name, user-email (see docs/webchat-protocol.md).
  *
@@ -17,7 +18,7 @@
   var BASE = new URL(script.src, location.href).origin;
   var WS_BASE = BASE.replace(/^http/, "ws");
   var SITE = data.site || "";
-  var LOCALE = /^en/i.test(data.locale || navigator.language || "") ? "en" : "zh-CN";
+  var LOCALE = pickLocale(data.locale);
   var COLOR = /^#[0-9a-fA-F]{3,8}$/.test(data.color || "") ? data.color : "#1677ff";
   var POSITION = data.position === "left" ? "left" : "right";
   var IDENTITY = data.userId && data.userSignature ? {
@@ -38,6 +39,8 @@
       sending: "发送中…", sent: "已发送", read: "已读", failed: "发送失败",
       offlineTitle: "客服暂时不在线", offlineHours: "当前不在服务时间。",
       offlineIntro: "请留言，我们会通过邮件或电话回复您。", name: "您的称呼", email: "邮箱",
+      offlineChatIntro: "您的对话仍然保留（工单号 {n}）。请留下邮箱或手机号和留言，客服会在这里或通过您留下的联系方式回复您。",
+      leftInChat: "已收到，您的留言已加入工单 {n}。我们会尽快回复。",
       phone: "手机号", message: "留言内容", leave: "提交留言", needContact: "请填写邮箱或手机号",
       left: "已收到您的留言，工单号 {n}。我们会尽快回复。", ended: "对话已结束",
       endedFollowUp: "客服会继续跟进工单 {n}，结果将通过邮件通知您。",
@@ -54,7 +57,9 @@
       err_too_many_errors: "请求出错太多，连接已断开，稍后会自动重连。",
       err_site_inactive: "此网站的在线客服已暂停服务。", err_bad_token: "会话已失效，请刷新页面。",
       err_bad_file: "无法发送此文件：只支持图片（PNG、JPEG、GIF、WebP）、PDF 和文本文件，且内容须与文件类型一致。",
-      err_bad_form: "上传失败，请重试。", err_rate_limited: "操作太频繁，请稍后再试。",
+      err_bad_form: "无法读取这次上传（文件名可能太长），请重命名文件后重试。",
+      err_rate_limited: "操作太频繁，请稍后再试。",
+      unavailableGaveUp: "消息暂时无法保存，已停止重试。刷新页面或重新连接后会再次发送。",
       err_conversation_ended: "对话已结束，请开始新对话后再发送。",
       err_conversation_open: "对话还在进行中。", err_no_conversation: "请先发送一条消息。",
       err_conflict: "已经提交过了。", err_need_contact: "请填写邮箱或手机号",
@@ -81,6 +86,8 @@
       read: "Read", failed: "Not sent", offlineTitle: "No agent is online right now",
       offlineHours: "We are outside our service hours.",
       offlineIntro: "Leave a message and we will answer by email or phone.", name: "Your name",
+      offlineChatIntro: "Your chat stays open (ticket {n}). Leave your email or mobile number and a message: an agent will answer here or on the contact you give.",
+      leftInChat: "Thank you, your message was added to ticket {n}. We will answer soon.",
       email: "Email", phone: "Mobile number", message: "Your message", leave: "Send message",
       needContact: "Please give an email or a mobile number",
       left: "We have your message, ticket {n}. We will answer soon.", ended: "The chat has ended",
@@ -101,7 +108,8 @@
       err_site_inactive: "Live chat is switched off on this website.",
       err_bad_token: "Your chat session has expired. Reload the page.",
       err_bad_file: "This file cannot be sent: pictures (PNG, JPEG, GIF, WebP), PDF and text files only, and the content must match the file type.",
-      err_bad_form: "The upload failed. Please try again.",
+      err_bad_form: "The upload could not be read (the file name may be too long). Rename the file and try again.",
+      unavailableGaveUp: "The message could not be saved for now, so it is no longer retried. It will be sent again when you reload the page or reconnect.",
       err_rate_limited: "Too many requests. Please try again shortly.",
       err_conversation_ended: "The chat has ended. Start a new chat to send this.",
       err_conversation_open: "The chat is still open.", err_no_conversation: "Send a message first.",
@@ -123,6 +131,20 @@
       solvedThanks: "Glad that helped! If anything else comes up, just type it here."
     }
   }[LOCALE];
+
+  // The wallet's data-locale when it gives one; otherwise the visitor's browser, who is the
+  // one reading: its first preferred language that is Chinese or English. Anything else
+  // (no preference, Japanese, French only…) gets zh-CN, the product's first language.
+  function pickLocale(given) {
+    if (/^en(?![a-z])/i.test(given || "")) return "en";
+    if (/^zh(?![a-z])/i.test(given || "")) return "zh-CN";
+    var wanted = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language];
+    for (var i = 0; i < wanted.length; i++) {
+      if (/^en(?![a-z])/i.test(wanted[i] || "")) return "en";
+      if (/^zh(?![a-z])/i.test(wanted[i] || "")) return "zh-CN";
+    }
+    return "zh-CN";
+  }
 
   function t(key, values) {
     return (TEXT[key] || key).replace(/\{(\w+)\}/g, function (_, name) {
@@ -236,7 +258,7 @@
   var root = host.attachShadow({ mode: "open" });
   var style = el("link");
   style.rel = "stylesheet";
-  style.href = BASE + "/webchat/static/widget.css?v=3";
+  style.href = BASE + "/webchat/static/widget.css?v=4";
   root.appendChild(style);
 
   var shell = el("div", "wd wd-" + POSITION);
@@ -319,9 +341,16 @@
   shell.appendChild(launcher);
   root.appendChild(shell);
 
+  // "Leave a message". Before a chat exists it opens a ticket of its own (POST /api/offline).
+  // Once the customer is in a chat (waiting, and the last agent went away or the chat was
+  // escalated to a tier with nobody online) it stays in that chat: the address goes on the
+  // conversation with the `contact` frame, the message as an ordinary chat message (acked,
+  // resent until stored), and the ticket number is the chat's own.
   function buildOfflineForm() {
     var form = el("form", "wd-offline");
     form.hidden = true;
+    // The server judges the address; its answer is shown in the widget's language.
+    form.noValidate = true;
     var title = el("strong", "wd-offline-title", t("offlineTitle"));
     var intro = el("p", "wd-offline-intro", t("offlineIntro"));
     var fields = {};
@@ -338,12 +367,12 @@
       form.appendChild(label);
       fields[f[0]] = field;
     });
+    fields.email.value = knownEmail || "";
     var label = el("label", "wd-field");
     label.appendChild(el("span", null, t("message")));
     var message = el("textarea");
     message.name = "message";
     message.rows = 4;
-    message.required = true;
     label.appendChild(message);
     form.appendChild(label);
     fields.message = message;
@@ -353,13 +382,76 @@
     submit.type = "submit";
     form.appendChild(result);
     form.appendChild(submit);
+
+    function show(text, isError) {
+      result.hidden = false;
+      result.classList.toggle("wd-error", !!isError);
+      result.textContent = text;
+    }
+
+    var api = {
+      form: form, pending: false, asked: "",
+      // The conversation whose chat already has this visitor's address.
+      savedFor: null,
+      render: function () {
+        var inChat = state.status === "waiting";
+        var saved = inChat && api.savedFor === state.conversation;
+        intro.textContent = (state.openHours ? "" : t("offlineHours") + " ") +
+          (inChat ? t("offlineChatIntro", { n: state.ticket || "" }) : t("offlineIntro"));
+        // The chat keeps an address, not a name: it is not asked for there.
+        fields.name.parentNode.hidden = inChat;
+        fields.email.parentNode.hidden = saved;
+        fields.phone.parentNode.hidden = saved;
+      },
+      saved: function (answerBy) {
+        api.pending = false;
+        submit.disabled = false;
+        // An address another customer record holds is not added: say so, promise nothing.
+        if (!answerBy || (api.asked === "email" && answerBy !== "email")) {
+          show(t("contactNotLinked"), true);
+          return;
+        }
+        api.savedFor = state.conversation;
+        show(t("leftInChat", { n: state.ticket || "" }));
+        api.render();
+      },
+      failed: function (frame) {
+        api.pending = false;
+        submit.disabled = false;
+        show(errorText(frame), true);
+      }
+    };
+
+    function leaveInChat() {
+      var email = fields.email.value.trim();
+      var phone = fields.phone.value.trim();
+      var text = fields.message.value.replace(/\s+$/, "");
+      var hasAddress = api.savedFor === state.conversation;
+      if (!hasAddress && !email && !phone) { show(t("needContact"), true); return; }
+      if (hasAddress && !text.trim()) { show(t("needMessage"), true); return; }
+      if (text.length > state.limits.max_text_chars) { show(t("tooLarge"), true); return; }
+      if (!connected()) { show(t("network"), true); return; }
+      if (!hasAddress) {
+        if (email) knownEmail = email;
+        api.asked = email ? "email" : "phone";
+        api.pending = true;
+        submit.disabled = true;
+        result.hidden = true;
+        send({ type: "contact", name: fields.name.value.trim(), email: email, phone: phone });
+      }
+      if (text.trim()) sendText(text);
+      fields.message.value = "";
+      if (!api.pending) show(t("leftInChat", { n: state.ticket || "" }));
+    }
+
     form.addEventListener("submit", function (event) {
       event.preventDefault();
+      if (state.status === "waiting") { leaveInChat(); return; }
       if (!fields.email.value.trim() && !fields.phone.value.trim()) {
-        result.hidden = false;
-        result.textContent = t("needContact");
+        show(t("needContact"), true);
         return;
       }
+      if (!fields.message.value.trim()) { show(t("needMessage"), true); return; }
       submit.disabled = true;
       if (fields.email.value.trim()) knownEmail = fields.email.value.trim();
       fetch(BASE + "/webchat/api/offline?site=" + encodeURIComponent(SITE), {
@@ -371,20 +463,18 @@
           message: fields.message.value, locale: LOCALE
         })
       }).then(readAnswer).then(function (answer) {
-        result.hidden = false;
         if (answer.ok) {
-          result.textContent = t("left", { n: answer.body.ticket });
+          show(t("left", { n: answer.body.ticket }));
           form.dataset.clientId = "";
           fields.message.value = "";
         } else {
-          result.textContent = errorText(answer.error);
+          show(errorText(answer.error), true);
         }
       }).catch(function () {
-        result.hidden = false;
-        result.textContent = t("network");
+        show(t("network"), true);
       }).then(function () { submit.disabled = false; });
     });
-    return { form: form, intro: intro };
+    return api;
   }
 
   function buildRating() {
@@ -685,7 +775,7 @@
     statusLine.textContent = chatting ? t("talking", { name: state.agent || t("agentDefault") })
       : waiting ? t("waiting") : ended ? t("ended") : "";
     offline.form.hidden = !offlineMode;
-    offline.intro.textContent = (state.openHours ? "" : t("offlineHours") + " ") + t("offlineIntro");
+    offline.render();
     composer.hidden = offlineMode || ended;
     rating.box.hidden = !ended;
     contactForm.box.hidden = !ended || !contactForm.wanted;
@@ -728,8 +818,10 @@
   }
 
   // --- the socket ------------------------------------------------------------------------------
+  function connected() { return !!(ws && ws.readyState === 1 && state.welcomed); }
+
   function send(frame) {
-    if (ws && ws.readyState === 1 && state.welcomed) ws.send(JSON.stringify(frame));
+    if (connected()) ws.send(JSON.stringify(frame));
   }
 
   function connect() {
@@ -764,8 +856,13 @@
     retryTimer = setTimeout(connect, delay);
   }
 
+  // A message the server could not store (`unavailable`) is resent a few times, further
+  // apart each time, then shown as not sent; a new connection (or a reload) tries it again.
+  var MAX_UNAVAILABLE_RESENDS = 5;
+
   function resendPending() {
     state.pending.forEach(function (item) {
+      if (item.failed === "unavailable") { item.failed = false; item.unavailable = 0; showPending(item); }
       if (!item.failed) ws.send(JSON.stringify({ type: "message", id: item.id, text: item.text }));
     });
   }
@@ -860,7 +957,8 @@
         transcript.sent(frame.email);
         break;
       case "contact_saved":
-        contactForm.saved(frame.answer_by);
+        if (offline.pending) offline.saved(frame.answer_by);
+        else contactForm.saved(frame.answer_by);
         break;
       case "history":
         (frame.messages || []).forEach(showMessage);
@@ -883,12 +981,27 @@
       state.fatal = true; systemNote(errorText(frame)); return;
     }
     // Transcript and contact requests are answered in order, and their errors carry no ref.
+    if (!item && !frame.fatal && offline.pending) { offline.failed(frame); return; }
     if (!item && !frame.fatal && contactForm.pending) { contactForm.failed(frame); return; }
     if (!item && !frame.fatal && transcript.pending) { transcript.failed(frame); return; }
     if (item) {
-      if (frame.code === "rate_limited" || frame.code === "unavailable") {
-        var wait = Math.max(1, frame.retry_after || 1) * 1000;
+      var wait = Math.max(1, frame.retry_after || 1) * 1000;
+      if (frame.code === "rate_limited") {
         setTimeout(function () { send({ type: "message", id: item.id, text: item.text }); }, wait);
+        return;
+      }
+      if (frame.code === "unavailable") {
+        item.unavailable = (item.unavailable || 0) + 1;
+        if (item.unavailable <= MAX_UNAVAILABLE_RESENDS) {
+          setTimeout(function () {
+            if (!item.failed) send({ type: "message", id: item.id, text: item.text });
+          }, wait * item.unavailable);
+          return;
+        }
+        item.failed = "unavailable";
+        save();
+        showPending(item);
+        systemNote(t("unavailableGaveUp"));
         return;
       }
       if (frame.code === "conversation_ended") return;  // resent once a new chat starts
