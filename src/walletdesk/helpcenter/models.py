@@ -7,7 +7,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from walletdesk.db import Base, JSONType, UTCDateTime, utcnow
@@ -99,10 +108,15 @@ class ArticleFeedback(Base):
     """A reader's answer to "Was this helpful?"."""
 
     __tablename__ = "helpcenter_feedback"
+    # The editor shows an article's latest comments: read in order, however many answers
+    # a popular article has. Also the index the foreign key's cascade uses.
+    __table_args__ = (
+        Index("ix_helpcenter_feedback_article_recent", "article_id", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     article_id: Mapped[int] = mapped_column(
-        ForeignKey("helpcenter_articles.id", ondelete="CASCADE"), index=True
+        ForeignKey("helpcenter_articles.id", ondelete="CASCADE")
     )
     helpful: Mapped[bool] = mapped_column(Boolean)
     comment: Mapped[str] = mapped_column(String(1000), default="")

@@ -298,7 +298,7 @@ async def test_agents_list_shows_waiting_and_held_chats(
     l2_login = await make_agent(db, "agent", 2)
     one, w1, _ = await _waiting_chat(chat, site, "一号")
     two, w2, _ = await _waiting_chat(chat, site, "二号")
-    agent, _ = await open_agent(chat, login)
+    agent, _ = await online_agent(chat, login)
     await agent.send(type="accept", conversation=w1["conversation"])
     await agent.expect("conversation")
     await agent.close()
@@ -311,3 +311,37 @@ async def test_agents_list_shows_waiting_and_held_chats(
     assert (await l2.expect("error"))["code"] == "forbidden"
     for c in (one, two, again, l2):
         await c.close()
+
+
+async def test_read_receipts_stop_at_the_newest_message(
+    chat: ChatServer, site: SiteInfo, db: Database
+) -> None:
+    login = await make_agent(db, "agent", 1)
+    agent, _ = await online_agent(chat, login)
+    client, welcome, ack = await _waiting_chat(chat, site, "看到了吗")
+    pid = welcome["conversation"]
+    await agent.send(type="accept", conversation=pid)
+    await agent.expect("conversation")
+    await agent.send(type="message", conversation=pid, id="r1", text="看到了")
+    reply = (await agent.expect("ack", id="r1"))["message_id"]
+    await client.expect_message("看到了")
+
+    # Ids ahead of what was sent: each side's marker stops at the newest message.
+    await client.send(type="read", up_to=reply + 1000)
+    assert (await agent.expect("read", by="customer"))["up_to"] == reply
+    await agent.send(type="read", conversation=pid, up_to=ack["message_id"] + 1000)
+    assert (await client.expect("read", by="agent"))["up_to"] == reply
+
+    # So a message sent later is not shown as read before anyone saw it.
+    await client.send(type="message", id="c2", text="还有一个问题")
+    later = (await client.expect("ack", id="c2"))["message_id"]
+    await agent.expect_message("还有一个问题")
+    async with db.transaction() as session:
+        conversation = await session.scalar(
+            select(Conversation).where(Conversation.public_id == pid)
+        )
+        assert conversation is not None
+        assert (conversation.customer_read_id, conversation.agent_read_id) == (reply, reply)
+        assert conversation.agent_read_id < later
+    await client.close()
+    await agent.close()

@@ -18,6 +18,8 @@ from websockets.asyncio.client import connect
 
 from tests.channels.webchat.conftest import WAIT, Client, SiteInfo, make_site
 from tests.conftest import make_agent
+from walletdesk.channels.webchat.service import BACK_IN_QUEUE
+from walletdesk.core.agents.service import set_presence
 from walletdesk.db import Database
 
 READY_SECONDS = 60.0
@@ -99,6 +101,8 @@ async def nodes(
         # One install: both nodes must read each other's resume tokens.
         WALLETDESK_SECRET_KEY=secrets.token_urlsafe(32),
         WALLETDESK_WEBCHAT_HEARTBEAT_SECONDS="2",
+        # An agent's chats go back to the queue 8 s after their client was last heard from.
+        WALLETDESK_WEBCHAT_AGENT_GONE_GRACE_SECONDS="8",
     )
     pair = (Node("a", env, tmp_path), Node("b", env, tmp_path))
     try:
@@ -181,3 +185,62 @@ async def test_customer_on_one_node_agent_on_the_other(
     await moved.close()
     await agent.close()
     assert a.errors() == [] and b.errors() == []
+
+
+async def test_a_node_that_dies_hands_its_agents_chats_back_to_the_queue(
+    nodes: tuple[Node, Node], postgres_url: str
+) -> None:
+    """The agent's node B is killed (no clean-up at all): its heartbeats stop, and node A,
+    reading the shared database, puts the chat back in the queue for its customer on A."""
+    a, b = nodes
+    db = Database(postgres_url)
+    try:
+        site = await make_site(db)
+        login = await make_agent(db, "agent", 1)
+    finally:
+        await db.dispose()
+    customer, welcome = await _customer(a, site, locale="en")
+    pid = welcome["conversation"]
+    ws = await connect(
+        f"{b.ws_url}/console/chat/ws",
+        additional_headers={"Authorization": f"Bearer {login.token}"},
+        compression=None,
+        open_timeout=WAIT,
+    )
+    agent = Client(ws)
+    await agent.expect("hello")
+    await agent.send(type="presence", presence="online")
+    await agent.expect("presence")
+    await customer.send(type="message", id="k1", text="Payment stuck")
+    ack = await customer.expect("ack", id="k1")
+    await agent.send(type="accept", conversation=pid)
+    await agent.expect("conversation")
+    await customer.expect("status", status="active")
+
+    assert b.process is not None
+    os.killpg(b.process.pid, signal.SIGKILL)
+    await b.process.wait()
+    with contextlib.suppress(Exception):
+        await agent.close()
+    try:
+        status = await customer.expect("status", status="waiting", seconds=45)
+        assert status["agent"] is None
+        notice = await customer.expect_message(BACK_IN_QUEUE["en"])
+        assert notice["message"]["author"] == "system"
+        await customer.close()
+        # The chat is the same: back on node A, its ticket and history are there.
+        again, rewelcome = await _customer(a, site, token=welcome["token"])
+        assert (rewelcome["status"], rewelcome["ticket"]) == ("waiting", ack["ticket"])
+        texts = [m["text"] for m in rewelcome["history"]]
+        assert texts == ["Payment stuck", BACK_IN_QUEUE["en"]]
+        await again.close()
+        assert a.errors() == []
+    finally:
+        # Node B's row of the agent stays "connected" until it goes stale (a minute): so
+        # that later tests do not count this agent as available meanwhile, they sign off.
+        db = Database(postgres_url)
+        try:
+            async with db.transaction() as session:
+                await set_presence(session, login.agent.id, "offline")
+        finally:
+            await db.dispose()

@@ -6,9 +6,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from tests.channels.webchat.conftest import ChatServer, customer, make_site, online_agent
 from tests.conftest import make_agent
+from walletdesk.channels.webchat.config import WebchatSettings
 from walletdesk.channels.webchat.queue import QueueFigures, queue_figures
 from walletdesk.channels.webchat.sites import parse_business_hours, within_hours
 from walletdesk.core.errors import InvalidInput
@@ -138,3 +140,17 @@ def test_business_hours() -> None:
     for bad in ("weekdays", "1-5 9-18 UTC", "1-5 09:00-18:00 Mars/Olympus", "5-1 09:00-18:00 UTC"):
         with pytest.raises(InvalidInput):
             parse_business_hours(bad)
+
+
+def test_absence_windows_must_outlast_the_heartbeat() -> None:
+    # Customers and agents are marked seen once a heartbeat: a shorter window would take
+    # people who are there for gone, so such settings stop the node at start.
+    for bad in (
+        {"heartbeat_seconds": 20.0, "agent_gone_grace_seconds": 20.0},
+        {"heartbeat_seconds": 20.0, "customer_recent_seconds": 10.0},
+        {"customer_recent_seconds": 90.0, "customer_abandon_seconds": 60.0},
+    ):
+        with pytest.raises(ValidationError):
+            WebchatSettings(_env_file=None, **bad)  # type: ignore[call-arg]
+    fine = {"heartbeat_seconds": 1.0, "agent_gone_grace_seconds": 3.0}
+    assert WebchatSettings(_env_file=None, **fine).agent_gone_grace_seconds == 3.0  # type: ignore[call-arg]

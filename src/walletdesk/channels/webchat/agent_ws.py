@@ -43,7 +43,7 @@ from walletdesk.channels.webchat.protocol import (
 from walletdesk.channels.webchat.replies import ReplyDraft
 from walletdesk.core.actors import Actor
 from walletdesk.core.agents.models import Agent
-from walletdesk.core.agents.service import actor_for_token, set_presence
+from walletdesk.core.agents.service import actor_for_token
 from walletdesk.core.errors import DomainError
 
 if TYPE_CHECKING:
@@ -93,6 +93,9 @@ class AgentChat(ChatConnection):
         self.actor_id: int = actor.agent_id
         self.tier = actor.tier
         self.sees_all = actor.sees_all_queues
+        # As the hub last learnt it (hello, the bus, every heartbeat): new-chat alerts go
+        # only to sockets of agents online.
+        self.presence: str = "offline"
         self.watching: set[str] = set()
         self.frames = TokenBucket(AGENT_FRAMES_PER_SECOND, AGENT_FRAME_BURST)
         self.hints = TokenBucket(self.settings.hints_per_second * 2, 10)
@@ -105,7 +108,7 @@ class AgentChat(ChatConnection):
             self.hold()
             await self.hub.add_agent(self)
             registered = True
-            await self._hello()
+            await self.hello()
             self.release()
             while not self.closed:
                 await self._next_frame()
@@ -129,12 +132,15 @@ class AgentChat(ChatConnection):
                 await drain_disconnect(self.ws)
             await self.stop_writer()
 
-    async def _hello(self) -> None:
+    async def hello(self) -> None:
+        """Who the agent is and their lists: on connecting, and again when their presence
+        turns online (new-chat alerts skipped them meanwhile, so their list is refreshed)."""
         async with self.hub.runtime.db.transaction() as session:
             agent = await session.get(Agent, self.actor_id)
             lists = await views.agent_lists(session, self.actor)
             presence = agent.presence if agent else "offline"
             locale = agent.locale if agent else self.actor.locale
+        self.presence = presence
         for chat in lists["mine"]:
             self.hub.watch(self, chat["conversation"])
         self.send(
@@ -240,7 +246,7 @@ class AgentChat(ChatConnection):
                     await service.escalate(session, self.actor, frame.conversation, frame.reason)
                 elif frame.to_agent is not None:
                     await service.transfer_to_agent(
-                        session, self.actor, frame.conversation, frame.to_agent
+                        session, self.actor, frame.conversation, frame.to_agent, self.settings
                     )
                 else:
                     raise ProtocolError("bad_field", "give to_agent, or escalate with a reason")
@@ -253,12 +259,13 @@ class AgentChat(ChatConnection):
             self.send({"type": "done", "action": "end", "conversation": frame.conversation})
         elif isinstance(frame, frames.SetPresence):
             async with db.transaction() as session:
-                await set_presence(session, self.actor_id, frame.presence)
-            await self.hub.publish(events.queue_changed(self.tier))
+                await service.change_presence(
+                    session, self.actor_id, self.tier, frame.presence, origin=self.id
+                )
             self.send({"type": "presence", "presence": frame.presence})
         elif isinstance(frame, frames.ListAgents):
             async with db.transaction() as session:
-                agents = await views.online_agents(session, self.actor)
+                agents = await views.online_agents(session, self.actor, self.settings)
             self.send({"type": "agents", "agents": agents})
 
     async def _message(self, frame: frames.AgentMessage) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,8 +48,27 @@ class WebchatSettings(BaseSettings):
     # worker delivers it only if that did not happen within this grace (the node died).
     live_delivery_grace_seconds: float = 15.0
     heartbeat_stale_seconds: float = 60.0
+    # An agent none of whose chat clients was seen for this long (browser closed, network
+    # lost, node gone) has their active chats put back in the queue.
+    agent_gone_grace_seconds: float = 120.0
+    # Customers' sockets mark their chats seen every `heartbeat_seconds`: a waiting chat
+    # counts in the queue while its customer was seen within `customer_recent_seconds`,
+    # and becomes a follow-up ticket after `customer_abandon_seconds` without them.
+    customer_recent_seconds: float = 90.0
+    customer_abandon_seconds: float = 1800.0
     queue_refresh_seconds: float = 30.0
     # A signed identity may be valid for at most this long from now.
     identity_max_lifetime_seconds: int = 30 * 24 * 3600
     offline_messages_per_minute: int = 5
     history_limit: int = 200
+
+    @model_validator(mode="after")
+    def _absences_outlast_heartbeats(self) -> Self:
+        # A connected agent or customer is marked seen every heartbeat_seconds; a window
+        # shorter than that would take people who are there for gone.
+        for name in ("agent_gone_grace_seconds", "customer_recent_seconds"):
+            if getattr(self, name) <= self.heartbeat_seconds:
+                raise ValueError(f"{name} must be longer than heartbeat_seconds")
+        if self.customer_abandon_seconds < self.customer_recent_seconds:
+            raise ValueError("customer_abandon_seconds must be at least customer_recent_seconds")
+        return self

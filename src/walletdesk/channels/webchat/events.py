@@ -5,6 +5,8 @@ Envelopes (short keys, they are on the hot path):
     {"k": "t", "tier": <tier or null = every agent>, "f": <frame>}       agents of a tier
     {"k": "a", "a": <agent id>, "w": <conversation to watch or null>, "f": <frame>}
     {"k": "q", "tier": <tier>}                                          the queue changed
+    {"k": "p", "a": <agent id>, "tier": <tier>, "p": <presence>, "o": <origin>}
+                                  an agent's presence changed (socket or console page)
     {"k": "s", "key": <site key>}                  a site changed: drop its cached copy
 The frame `f` is sent to the matching sockets as it is. Events are hints: a client that
 missed one reloads from history.
@@ -39,6 +41,11 @@ def to_agent(agent_id: int, frame: dict[str, Any], watch: str | None = None) -> 
 
 def queue_changed(tier: int) -> Event:
     return {"k": "q", "tier": tier}
+
+
+def presence_changed(agent_id: int, tier: int, presence: str, origin: str | None = None) -> Event:
+    """The agent's sockets learn it (alerts follow it), and the tier's queue is refigured."""
+    return {"k": "p", "a": agent_id, "tier": tier, "p": presence, "o": origin}
 
 
 def site_changed(key: str) -> Event:

@@ -5,6 +5,13 @@ in-process) and hands each event to the sockets it concerns here. A message sent
 node A reaches an agent on node B the same way it reaches one on node A: through the
 bus, so there is one path to get right. The hub also keeps the node's agents'
 heartbeats fresh and pushes queue positions to the customers waiting on this node.
+
+Every `heartbeat_seconds` the hub marks its agents' clients and its customers' chats seen
+(one statement each, whatever the number of sockets) and sweeps the shared database for
+absences (service.py): chats of agents gone longer than a grace go back to the queue,
+waiting chats whose customer left long ago become follow-up tickets. New-chat alerts go
+only to agents whose presence is online; the node learns presence changes from the bus and
+re-reads its agents' presence at every heartbeat.
 """
 
 from __future__ import annotations
@@ -19,12 +26,12 @@ from collections.abc import Coroutine
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import select, update
 
-from walletdesk.channels.webchat import events
+from walletdesk.channels.webchat import events, service
 from walletdesk.channels.webchat.config import WebchatSettings
 from walletdesk.channels.webchat.limits import IpLimits
-from walletdesk.channels.webchat.models import AgentHeartbeat
+from walletdesk.channels.webchat.models import AgentHeartbeat, Conversation, ConversationStatus
 from walletdesk.channels.webchat.protocol import CLOSE_GOING_AWAY, dumps
 from walletdesk.channels.webchat.queue import QueueFigures, agents_available, queue_figures
 from walletdesk.channels.webchat.replies import (
@@ -35,6 +42,7 @@ from walletdesk.channels.webchat.replies import (
     settle_sent,
 )
 from walletdesk.channels.webchat.sites import SiteCache
+from walletdesk.core.agents.models import Agent, Presence
 from walletdesk.core.errors import DomainError
 from walletdesk.core.events import Event
 from walletdesk.core.group_commit import GroupCommit
@@ -50,6 +58,8 @@ log = logging.getLogger(__name__)
 
 QUEUE_DEBOUNCE_SECONDS = 0.3
 BUS_RETRY_SECONDS = 2.0
+# Customers' chats marked seen per statement.
+TOUCH_BATCH = 500
 
 
 class ChatHub:
@@ -66,6 +76,9 @@ class ChatHub:
         self._agents: dict[int, set[AgentChat]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._queue_pending: set[int] = set()
+        # Counts presence events heard: a heartbeat's re-read of presence that raced one is
+        # not applied (it may be older than the event).
+        self._presence_events = 0
         self._ready = asyncio.Event()
         self._started = False
         self._lock = asyncio.Lock()
@@ -112,10 +125,13 @@ class ChatHub:
             with suppress(asyncio.CancelledError, Exception):
                 await task
         if self._agents:
+            # Not deleted: the agents' grace runs from now, and they may reconnect elsewhere.
             with suppress(Exception):
                 async with self.runtime.db.transaction() as session:
                     await session.execute(
-                        delete(AgentHeartbeat).where(AgentHeartbeat.node == self.node)
+                        update(AgentHeartbeat)
+                        .where(AgentHeartbeat.node == self.node, AgentHeartbeat.connected.is_(True))
+                        .values(connected=False, seen_at=utcnow())
                     )
         self._started = False
 
@@ -158,12 +174,16 @@ class ChatHub:
         if conns:
             return
         del self._agents[conn.actor_id]
+        # The row stays, marked gone at this moment: no longer available, and any node can
+        # tell when the agent's grace (agent_gone_grace_seconds) runs out.
         with suppress(Exception):
             async with self.runtime.db.transaction() as session:
                 await session.execute(
-                    delete(AgentHeartbeat).where(
+                    update(AgentHeartbeat)
+                    .where(
                         AgentHeartbeat.agent_id == conn.actor_id, AgentHeartbeat.node == self.node
                     )
+                    .values(connected=False, seen_at=utcnow())
                 )
             await self.publish(events.queue_changed(conn.tier))
 
@@ -216,6 +236,10 @@ class ChatHub:
         if kind == "q":
             self.request_queue_refresh(int(event["tier"]))
             return
+        if kind == "p":
+            self._presence_changed(int(event["a"]), str(event["p"]), event.get("o"))
+            self.request_queue_refresh(int(event["tier"]))
+            return
         if kind == "s":
             self.sites.forget(str(event["key"]))
             return
@@ -225,9 +249,13 @@ class ChatHub:
             self._to_conversation(event, frame)
         elif kind == "t":
             tier = event.get("tier")
+            # A new chat is offered to the agents who can take it: presence online.
+            alert = frame.get("type") == "chat_waiting"
             text = dumps(frame)
             for conns in self._agents.values():
                 for conn in conns:
+                    if alert and conn.presence != Presence.ONLINE:
+                        continue
                     if tier is None or conn.sees_all or conn.tier == tier:
                         conn.push(text)
         elif kind == "a":
@@ -269,6 +297,33 @@ class ChatHub:
         for conns in list(self._customers.values()) + list(self._agents.values()):
             for conn in conns:
                 conn.push(text)
+
+    # --- agents' presence -------------------------------------------------------------------
+
+    def _presence_changed(self, agent_id: int, presence: str, origin: object = None) -> None:
+        """An agent's presence changed somewhere: their sockets here follow it."""
+        self._presence_events += 1
+        for conn in list(self._agents.get(agent_id, ())):
+            self._set_presence(conn, presence, tell=conn.id != origin)
+
+    def _set_presence(self, conn: AgentChat, presence: str, *, tell: bool = True) -> None:
+        if conn.presence == presence:
+            return
+        was_online = conn.presence == Presence.ONLINE
+        conn.presence = presence
+        if tell:
+            conn.push(dumps({"type": "presence", "presence": presence}))
+        if presence == Presence.ONLINE and not was_online:
+            # New-chat alerts skipped this socket meanwhile: hello again with fresh lists.
+            self._spawn(self._hello_again(conn), f"webchat-hello-{conn.actor_id}")
+
+    async def _hello_again(self, conn: AgentChat) -> None:
+        if conn.closed:
+            return
+        try:
+            await conn.hello()
+        except Exception:
+            log.warning("webchat could not refresh an agent's lists", exc_info=True)
 
     # --- queue positions --------------------------------------------------------------------
 
@@ -329,18 +384,78 @@ class ChatHub:
     async def _heartbeats(self) -> None:
         while True:
             await asyncio.sleep(self.settings.heartbeat_seconds)
-            if not self._agents:
-                continue
-            try:
-                # This node's rows are exactly its connected agents (removed on disconnect).
-                async with self.runtime.db.transaction() as session:
-                    await session.execute(
-                        update(AgentHeartbeat)
-                        .where(AgentHeartbeat.node == self.node)
-                        .values(seen_at=utcnow())
+            for step in (self._beat_agents, self._touch_customers, self._sweep):
+                try:
+                    await step()
+                except Exception:
+                    log.warning("webchat %s failed", step.__name__, exc_info=True)
+
+    async def _beat_agents(self) -> None:
+        """Refresh this node's connected agents' rows; re-read their presence (a change made
+        where no event was sent, such as signing in, reaches alerts this way)."""
+        if not self._agents:
+            return
+        heard = self._presence_events
+        async with self.runtime.db.transaction() as session:
+            await session.execute(
+                update(AgentHeartbeat)
+                .where(AgentHeartbeat.node == self.node, AgentHeartbeat.connected.is_(True))
+                .values(seen_at=utcnow())
+            )
+            rows = await session.execute(
+                select(Agent.id, Agent.presence).where(Agent.id.in_(list(self._agents)))
+            )
+            presence = {int(agent_id): str(value) for agent_id, value in rows}
+        if heard != self._presence_events:
+            return  # an event came meanwhile and may be newer than what was read
+        for agent_id, value in presence.items():
+            for conn in list(self._agents.get(agent_id, ())):
+                self._set_presence(conn, value)
+
+    async def _touch_customers(self) -> None:
+        """Mark the open chats of this node's customers seen (the queue counts them)."""
+        seen = sorted(
+            {
+                pid
+                for pid, conns in self._customers.items()
+                if any(c.status in ("waiting", "active") for c in conns)
+            }
+        )
+        if not seen:
+            return
+        now = utcnow()
+        async with self.runtime.db.transaction() as session:
+            for start in range(0, len(seen), TOUCH_BATCH):
+                await session.execute(
+                    update(Conversation)
+                    .where(
+                        Conversation.public_id.in_(seen[start : start + TOUCH_BATCH]),
+                        Conversation.status != ConversationStatus.ENDED,
                     )
+                    .values(last_seen_at=now)
+                )
+
+    async def _sweep(self) -> None:
+        """Absences, read from the shared database: any node may do it, each chat once."""
+        db = self.runtime.db
+        async with db.transaction() as session:
+            gone = await service.chats_of_gone_agents(session, self.settings)
+            abandoned = await service.abandoned_chats(session, self.settings)
+            await service.forget_old_heartbeats(session, self.settings)
+        for pid in gone:
+            try:
+                async with db.transaction() as session:
+                    if await service.requeue_from_gone_agent(session, pid, self.settings):
+                        log.info("webchat %s back in the queue: its agent is gone", pid)
             except Exception:
-                log.warning("webchat heartbeat failed", exc_info=True)
+                log.warning("webchat could not requeue %s", pid, exc_info=True)
+        for pid in abandoned:
+            try:
+                async with db.transaction() as session:
+                    if await service.end_abandoned(session, pid, self.settings):
+                        log.info("webchat %s became a follow-up: its customer left", pid)
+            except Exception:
+                log.warning("webchat could not turn %s into a follow-up", pid, exc_info=True)
 
     async def _beat(self, agent_id: int) -> None:
         now = utcnow()
@@ -348,7 +463,7 @@ class ChatHub:
             await session.execute(
                 update(AgentHeartbeat)
                 .where(AgentHeartbeat.node == self.node, AgentHeartbeat.agent_id == agent_id)
-                .values(seen_at=now)
+                .values(seen_at=now, connected=True)
             )
             await session.execute(
                 insert_ignoring_conflicts(session, AgentHeartbeat).values(

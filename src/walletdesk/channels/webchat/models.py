@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -75,6 +76,11 @@ class Conversation(Base):
     locale: Mapped[str | None] = mapped_column(String(10), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the customer last had a socket open on the chat (touched by the nodes' hubs every
+    # heartbeat): the queue counts only customers seen lately, and a waiting chat whose
+    # customer stayed away becomes a follow-up ticket. None only for chats that ended
+    # before the column existed.
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     ended_by: Mapped[str | None] = mapped_column(String(10), default=None)
@@ -123,10 +129,13 @@ class AgentChatMessage(Base):
 
 
 class AgentHeartbeat(Base):
-    """An agent has a chat client connected to `node` (refreshed while it stays connected).
+    """An agent has (or had) a chat client connected to `node`.
 
-    Presence says what the agent chose (online, away); a fresh heartbeat says a browser is
-    really there. Routing counts an agent only when both hold.
+    `seen_at` is refreshed while the client stays connected; when it goes (or the node
+    stops), the row stays with `connected` false and `seen_at` the moment it went, so any
+    node can tell how long the agent has been gone. Presence says what the agent chose
+    (online, away); a connected, fresh row says a browser is really there. Routing counts
+    an agent only when both hold (queue.available_agents).
     """
 
     __tablename__ = "webchat_agent_heartbeats"
@@ -136,3 +145,4 @@ class AgentHeartbeat(Base):
     )
     node: Mapped[str] = mapped_column(String(80), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    connected: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())

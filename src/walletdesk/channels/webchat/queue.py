@@ -1,14 +1,19 @@
 """Queue position and estimated wait, from live figures.
 
-For a tier: the waiting chats in order, the agents really available (presence online and
-a chat client connected, see AgentHeartbeat), the chats they are already in, and the
-recent handling time (accept → end) of that tier's chats. With `capacity` = agents ×
-chats per agent and `free` = capacity − active chats, the chat at position p waits
+For a tier: the waiting chats whose customer is still around (seen within
+`customer_recent_seconds`; a chat whose customer left stops counting, see
+Conversation.last_seen_at), in order; the agents really available (presence online and a
+chat client connected, see AgentHeartbeat); the chats those agents are already in; and the
+recent handling time (accept → end) of that tier's chats. With `capacity` = agents × chats
+per agent and `free` = capacity − active chats, the chat at position p waits
 
     0                                   when p ≤ free (an agent can take it now)
     (p − free) × handling time / capacity   otherwise
 
 and no estimate at all when nobody is online (the widget offers to leave a message).
+
+Routing uses the same rule for who is available (`available_agents`): a chat is transferred
+only to an available agent.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.channels.webchat.config import WebchatSettings
@@ -63,23 +68,40 @@ class QueueFigures:
         }
 
 
-async def agents_available(
-    session: AsyncSession, tier: int | None, settings: WebchatSettings
-) -> int:
-    """Agents online with a live chat client; `tier` None counts every tier."""
+def available_agents(settings: WebchatSettings, tier: int | None = None) -> Select[int]:
+    """Agents routing may count on: active, presence online, and a chat client connected
+    and heard from within `heartbeat_stale_seconds` on some node; `tier` None: every tier.
+
+    The rows are shared by every node (the database), so any node answers the same.
+    """
     fresh = utcnow() - timedelta(seconds=settings.heartbeat_stale_seconds)
     query = (
-        select(func.count(func.distinct(Agent.id)))
+        select(Agent.id)
         .join(AgentHeartbeat, AgentHeartbeat.agent_id == Agent.id)
         .where(
             Agent.presence == Presence.ONLINE,
             Agent.is_active.is_(True),
+            AgentHeartbeat.connected.is_(True),
             AgentHeartbeat.seen_at >= fresh,
         )
     )
     if tier is not None:
         query = query.where(Agent.tier == tier)
-    return int(await session.scalar(query) or 0)
+    return query
+
+
+async def agents_available(
+    session: AsyncSession, tier: int | None, settings: WebchatSettings
+) -> int:
+    """How many agents are available (`available_agents`); `tier` None counts every tier."""
+    ids = available_agents(settings, tier).distinct().subquery()
+    return int(await session.scalar(select(func.count()).select_from(ids)) or 0)
+
+
+async def is_available(session: AsyncSession, agent_id: int, settings: WebchatSettings) -> bool:
+    """Whether routing may give this agent a chat now (`available_agents`)."""
+    found = await session.scalar(available_agents(settings).where(Agent.id == agent_id).limit(1))
+    return found is not None
 
 
 async def handling_seconds(session: AsyncSession, tier: int, settings: WebchatSettings) -> float:
@@ -109,18 +131,29 @@ async def handling_seconds(session: AsyncSession, tier: int, settings: WebchatSe
 async def queue_figures(
     session: AsyncSession, tier: int, settings: WebchatSettings
 ) -> QueueFigures:
+    recent = utcnow() - timedelta(seconds=settings.customer_recent_seconds)
     waiting = (
         await session.scalars(
             select(Conversation.public_id)
-            .where(Conversation.status == ConversationStatus.WAITING, Conversation.tier == tier)
+            .where(
+                Conversation.status == ConversationStatus.WAITING,
+                Conversation.tier == tier,
+                # A customer who left is not ahead of anyone (they get their place back
+                # when their widget reconnects: queued_at does not change).
+                Conversation.last_seen_at >= recent,
+            )
             .order_by(Conversation.queued_at, Conversation.id)
             .limit(MAX_QUEUE_READ)
         )
     ).all()
+    # Only the chats of the agents counted in the capacity take up a place in it.
     active = await session.scalar(
         select(func.count())
         .select_from(Conversation)
-        .where(Conversation.status == ConversationStatus.ACTIVE, Conversation.tier == tier)
+        .where(
+            Conversation.status == ConversationStatus.ACTIVE,
+            Conversation.agent_id.in_(available_agents(settings, tier)),
+        )
     )
     return QueueFigures(
         tier=tier,

@@ -10,11 +10,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from walletdesk.channels.webchat.config import WebchatSettings
 from walletdesk.channels.webchat.models import (
     Conversation,
     ConversationStatus,
     ConversationTicket,
 )
+from walletdesk.channels.webchat.queue import available_agents
 from walletdesk.core.actors import Actor
 from walletdesk.core.agents.models import Agent
 from walletdesk.core.contacts.service import contact_names
@@ -79,9 +81,9 @@ def _display_name(conversation: Conversation, name: str) -> str:
     return name
 
 
-async def agent_lists(session: AsyncSession, actor: Actor) -> dict[str, list[dict[str, Any]]]:
-    """The chats waiting in the actor's queues and the ones the actor holds."""
-    waiting_query = (
+async def waiting_chats(session: AsyncSession, actor: Actor) -> list[dict[str, Any]]:
+    """The chats waiting in the actor's queues, oldest first."""
+    query = (
         select(Conversation)
         .where(
             Conversation.status == ConversationStatus.WAITING, Conversation.ticket_id.is_not(None)
@@ -90,8 +92,12 @@ async def agent_lists(session: AsyncSession, actor: Actor) -> dict[str, list[dic
         .limit(200)
     )
     if not actor.sees_all_queues:
-        waiting_query = waiting_query.where(Conversation.tier == actor.tier)
-    waiting = list((await session.scalars(waiting_query)).all())
+        query = query.where(Conversation.tier == actor.tier)
+    return await chat_summaries(session, list((await session.scalars(query)).all()))
+
+
+async def agent_lists(session: AsyncSession, actor: Actor) -> dict[str, list[dict[str, Any]]]:
+    """The chats waiting in the actor's queues and the ones the actor holds."""
     mine = list(
         (
             await session.scalars(
@@ -106,7 +112,7 @@ async def agent_lists(session: AsyncSession, actor: Actor) -> dict[str, list[dic
         ).all()
     )
     return {
-        "waiting": await chat_summaries(session, waiting),
+        "waiting": await waiting_chats(session, actor),
         "mine": await chat_summaries(session, mine),
     }
 
@@ -135,8 +141,14 @@ async def may_watch(session: AsyncSession, actor: Actor, conversation: Conversat
     await queries.get_ticket(session, actor, number)
 
 
-async def online_agents(session: AsyncSession, actor: Actor) -> list[dict[str, Any]]:
-    """Agents a chat may be transferred to: active, and in the actor's tier unless supervisor."""
+async def online_agents(
+    session: AsyncSession, actor: Actor, settings: WebchatSettings
+) -> list[dict[str, Any]]:
+    """Agents a chat may be transferred to: active, and in the actor's tier unless supervisor.
+
+    `available` says whether a transfer to them would be taken now (presence online and a
+    chat client connected: queue.available_agents); those come first.
+    """
     query = select(Agent).where(Agent.is_active.is_(True)).order_by(Agent.tier, Agent.name)
     if not actor.sees_all_queues:
         query = query.where(Agent.tier == actor.tier)
@@ -149,14 +161,22 @@ async def online_agents(session: AsyncSession, actor: Actor) -> list[dict[str, A
             .group_by(Conversation.agent_id)
         )
     }
-    return [
+    ids = [a.id for a in rows]
+    available = (
+        set(await session.scalars(available_agents(settings).where(Agent.id.in_(ids))))
+        if ids
+        else set()
+    )
+    listed = [
         {
             "id": a.id,
             "name": a.name,
             "tier": a.tier,
             "role": a.role,
             "presence": a.presence,
+            "available": a.id in available,
             "chats": int(active.get(a.id, 0)),
         }
         for a in rows
     ]
+    return sorted(listed, key=lambda a: not a["available"])  # stable: tier, name within

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from walletdesk.channels.webchat import frames, service, views
@@ -21,13 +22,13 @@ from walletdesk.channels.webchat.identity import (
     read_resume_token,
     verify_identity,
 )
-from walletdesk.channels.webchat.models import ConversationStatus
+from walletdesk.channels.webchat.models import Conversation, ConversationStatus
 from walletdesk.channels.webchat.queue import QueueFigures, agents_available, queue_figures
 from walletdesk.channels.webchat.sites import Site
 from walletdesk.core.contacts.identities import normalize_email
 from walletdesk.core.contacts.service import SenderIdentity
 from walletdesk.core.errors import InvalidInput
-from walletdesk.db import Database
+from walletdesk.db import Database, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,7 @@ async def read_chat(
     async with db.transaction() as session:
         conversation = await service.find(session, conversation_id)
         if conversation is not None:
+            _seen_again(conversation, settings)
             summary = (await views.chat_summaries(session, [conversation]))[0]
             state.status = conversation.status
             state.tier = conversation.tier
@@ -132,3 +134,14 @@ async def read_chat(
         else:
             state.agents_online = await agents_available(session, 1, settings) > 0
     return state
+
+
+def _seen_again(conversation: Conversation, settings: WebchatSettings) -> None:
+    """A returning customer counts in the queue at once, in the place they had (the hub
+    keeps marking them seen while they stay)."""
+    if conversation.status == ConversationStatus.ENDED:
+        return
+    now = utcnow()
+    last = conversation.last_seen_at
+    if last is None or now - last > timedelta(seconds=settings.heartbeat_seconds):
+        conversation.last_seen_at = now

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from walletdesk.channels.webchat import service as webchat
 from walletdesk.console import labels
 from walletdesk.console.i18n import lang_for
 from walletdesk.console.render import render, request_lang
@@ -21,7 +22,6 @@ from walletdesk.console.session import (
 )
 from walletdesk.core.agents import service as agents
 from walletdesk.core.agents.credentials import new_totp_secret
-from walletdesk.core.agents.service import set_presence
 from walletdesk.core.errors import InvalidInput
 from walletdesk.runtime import Runtime
 
@@ -89,7 +89,9 @@ async def change_presence(
     if presence not in labels.PRESENCE:
         raise PageError(400, lang.gettext("The address or form is not valid."))
     async with runtime.db.transaction() as db_session:
-        await set_presence(db_session, me.id, presence)
+        # As the chat panel's own presence switch does: every node's chat hub hears it, so
+        # widgets' availability and new-chat alerts follow at once.
+        await webchat.change_presence(db_session, me.id, me.tier, presence)
     session.flash(
         lang.gettext("You are now %(presence)s.", presence=lang.label(labels.PRESENCE, presence))
     )
