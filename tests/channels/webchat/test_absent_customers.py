@@ -133,3 +133,43 @@ async def test_a_waiting_chat_whose_customer_stays_away_becomes_a_follow_up(
     assert again["ticket"] == ack["ticket"]
     for c in (back, staying, agent):
         await c.close()
+
+
+async def test_marking_customers_seen_never_waits_for_a_chat_another_transaction_holds(
+    chat: ChatServer, db: Database
+) -> None:
+    # Found by bench/chat.py: the heartbeat's one statement over hundreds of chats waited for
+    # a row a transaction holding several chats (accepts, in the bench) had locked, while
+    # that one waited for a row of the statement's: PostgreSQL's deadlock detector killed it.
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from walletdesk.channels.webchat.queue import mark_customers_seen
+
+    site = await make_site(db)
+    _, first, _ = await _waiting_chat(chat, site, "甲")
+    _, second, _ = await _waiting_chat(chat, site, "乙")
+    held, free = second["conversation"], first["conversation"]
+    long_ago = datetime(2020, 1, 1, tzinfo=UTC)
+
+    def set_old(pid: str) -> Any:
+        return (
+            update(Conversation).where(Conversation.public_id == pid).values(last_seen_at=long_ago)
+        )
+
+    async with db.transaction() as session:
+        await session.execute(set_old(free))
+    if db.dialect == "postgresql":
+        async with db.transaction() as holder:
+            await holder.execute(set_old(held))  # row-locked until this transaction ends
+            async with asyncio.timeout(5), db.transaction() as session:
+                await mark_customers_seen(session, [free, held])
+        assert (await _conversation(db, held)).last_seen_at == long_ago  # skipped, not awaited
+    else:  # one writer at a time and no row locks: nothing to skip
+        async with db.transaction() as session:
+            await session.execute(set_old(held))
+        async with db.transaction() as session:
+            await mark_customers_seen(session, [free, held])
+        assert (await _conversation(db, held)).last_seen_at != long_ago
+    assert (await _conversation(db, free)).last_seen_at != long_ago

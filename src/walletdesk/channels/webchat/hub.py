@@ -31,9 +31,14 @@ from sqlalchemy import select, update
 from walletdesk.channels.webchat import events, service
 from walletdesk.channels.webchat.config import WebchatSettings
 from walletdesk.channels.webchat.limits import IpLimits
-from walletdesk.channels.webchat.models import AgentHeartbeat, Conversation, ConversationStatus
+from walletdesk.channels.webchat.models import AgentHeartbeat
 from walletdesk.channels.webchat.protocol import CLOSE_GOING_AWAY, dumps
-from walletdesk.channels.webchat.queue import QueueFigures, agents_available, queue_figures
+from walletdesk.channels.webchat.queue import (
+    QueueFigures,
+    agents_available,
+    mark_customers_seen,
+    queue_figures,
+)
 from walletdesk.channels.webchat.replies import (
     Reply,
     ReplyDraft,
@@ -423,17 +428,10 @@ class ChatHub:
         )
         if not seen:
             return
-        now = utcnow()
-        async with self.runtime.db.transaction() as session:
-            for start in range(0, len(seen), TOUCH_BATCH):
-                await session.execute(
-                    update(Conversation)
-                    .where(
-                        Conversation.public_id.in_(seen[start : start + TOUCH_BATCH]),
-                        Conversation.status != ConversationStatus.ENDED,
-                    )
-                    .values(last_seen_at=now)
-                )
+        for start in range(0, len(seen), TOUCH_BATCH):
+            # A transaction per batch: no batch's row locks are held while the next is taken.
+            async with self.runtime.db.transaction() as session:
+                await mark_customers_seen(session, seen[start : start + TOUCH_BATCH])
 
     async def _sweep(self) -> None:
         """Absences, read from the shared database: any node may do it, each chat once."""

@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from walletdesk.channels.webchat.config import WebchatSettings
@@ -162,4 +162,24 @@ async def queue_figures(
         active_chats=int(active or 0),
         handle_seconds=await handling_seconds(session, tier, settings),
         chats_per_agent=settings.chats_per_agent,
+    )
+
+
+async def mark_customers_seen(session: AsyncSession, public_ids: list[str]) -> None:
+    """Mark these chats' customers seen now (their sockets are open on this node).
+
+    A chat row another transaction holds is skipped, never waited for: its customer is seen
+    again at the next heartbeat, while waiting for up to hundreds of rows in one statement
+    is how deadlocks start with any transaction that locks several chats.
+    """
+    chosen = select(Conversation.id).where(
+        Conversation.public_id.in_(public_ids), Conversation.status != ConversationStatus.ENDED
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        chosen = chosen.with_for_update(skip_locked=True)  # SQLite: one writer, no row locks
+    await session.execute(
+        update(Conversation)
+        .where(Conversation.id.in_(chosen.scalar_subquery()))
+        .values(last_seen_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
