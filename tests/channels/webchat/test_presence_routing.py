@@ -320,3 +320,33 @@ async def test_an_agent_back_within_the_grace_keeps_their_chats(
         assert (conversation.status, conversation.agent_id) == ("active", login.agent.id)
     await client.close()
     await back.close()
+
+
+async def test_a_chat_taken_within_the_grace_is_not_counted_gone(
+    chat: ChatServer, db: Database
+) -> None:
+    # Taking a chat is a sign of life: one accepted through the API, the panel not yet open,
+    # stays with its agent until the grace has run from the moment it was taken.
+    from walletdesk.channels.webchat.service import accept, chats_of_gone_agents
+    from walletdesk.core.agents.models import Agent
+    from walletdesk.core.agents.service import actor_for
+
+    settings = chat.app.state.webchat_settings
+    site = await make_site(db)
+    login = await make_agent(db, "agent", 1)
+    _, welcome, _ = await _waiting_chat(chat, site, "我的提现还没到")
+    pid = welcome["conversation"]
+    async with db.transaction() as session:
+        await set_presence(session, login.agent.id, "online")
+        agent = await session.get(Agent, login.agent.id)
+        assert agent is not None
+        await accept(session, actor_for(agent), pid)  # no chat client: no heartbeat at all
+    async with db.transaction() as session:
+        assert pid not in await chats_of_gone_agents(session, settings)
+        long_ago = utcnow() - timedelta(seconds=settings.agent_gone_grace_seconds + 60)
+        await session.execute(
+            update(Conversation).where(Conversation.public_id == pid).values(accepted_at=long_ago)
+        )
+        # In the same transaction: the node's own sweep (every second here) cannot take it
+        # back to the queue in between.
+        assert pid in await chats_of_gone_agents(session, settings)

@@ -503,7 +503,11 @@ def _span(seconds: float) -> tuple[str, str]:
 
 
 async def chats_of_gone_agents(session: AsyncSession, settings: WebchatSettings) -> list[str]:
-    """Active chats whose agent has had no chat client seen within the grace, on any node."""
+    """Active chats whose agent has had no chat client seen within the grace, on any node.
+
+    A chat taken within the grace is left alone: taking it was a sign of life (an agent may
+    accept through the API and open the panel a moment later).
+    """
     cutoff = utcnow() - timedelta(seconds=settings.agent_gone_grace_seconds)
     seen = select(AgentHeartbeat.agent_id).where(AgentHeartbeat.seen_at >= cutoff)
     rows = await session.scalars(
@@ -511,6 +515,7 @@ async def chats_of_gone_agents(session: AsyncSession, settings: WebchatSettings)
         .where(
             Conversation.status == ConversationStatus.ACTIVE,
             Conversation.agent_id.is_not(None),
+            Conversation.accepted_at < cutoff,
             Conversation.agent_id.not_in(seen),
         )
         .order_by(Conversation.id)
@@ -535,15 +540,16 @@ async def requeue_from_gone_agent(
         .where(Conversation.public_id == public_id)
         .with_for_update(skip_locked=True)
     )
+    grace = settings.agent_gone_grace_seconds
+    cutoff = utcnow() - timedelta(seconds=grace)
     if (
         conversation is None
         or conversation.status != ConversationStatus.ACTIVE
         or conversation.agent_id is None
+        or (conversation.accepted_at is not None and conversation.accepted_at >= cutoff)
     ):
         return False
     agent_id = conversation.agent_id
-    grace = settings.agent_gone_grace_seconds
-    cutoff = utcnow() - timedelta(seconds=grace)
     if await session.scalar(
         select(AgentHeartbeat.agent_id)
         .where(AgentHeartbeat.agent_id == agent_id, AgentHeartbeat.seen_at >= cutoff)
