@@ -157,6 +157,16 @@ async def test_customer_and_agent_chat_in_real_browsers(
     waiting = agent.locator(".wdc-waiting .wdc-item-button").filter(has_text="我的账户被冻结了")
     await expect(waiting).to_have_count(1)
     await waiting.click()
+    # Away, an agent cannot take chats: the panel says why in the agent's language.
+    await agent.select_option(".wdc-presence select", "away")
+    await agent.click(".wdc-accept")
+    await expect(agent.locator(".wdc-error")).to_have_text(
+        "请先把状态设为“在线”再接入对话"
+    )
+    await agent.select_option(".wdc-presence select", "online")
+    await expect(waiting).to_have_count(1)
+    await waiting.click()
+    await expect(agent.locator(".wdc-error")).to_be_hidden()  # gone with a new choice
     await agent.click(".wdc-accept")
     log = agent.locator(".wdc-log")
     await expect(log.locator(".wdc-customer .wdc-body").last).to_have_text(XSS)

@@ -33,7 +33,9 @@
       tier: "L{t}", waitingFor: "等待 {m} 分钟", customer: "客户", agentDefault: "客服",
       upload_bad_file: "文件无法发送：只支持图片（PNG、JPEG、GIF、WebP）、PDF 和文本文件，且内容须与文件类型一致",
       upload_too_large: "文件太大了", upload_text_too_large: "文字太长了",
-      upload_bad_form: "无法读取这次上传（文件名可能太长），请重命名文件后重试"
+      upload_bad_form: "无法读取这次上传（文件名可能太长），请重命名文件后重试",
+      error_not_online: "请先把状态设为“在线”再接入对话",
+      error_agent_unavailable: "这位同事现在不在线，无法转给他/她，请另选一位"
     },
     en: {
       waiting: "Waiting", mine: "My chats", none: "None", presence: "Presence", online: "Online",
@@ -50,7 +52,9 @@
       waitingFor: "waiting {m} min", customer: "Customer", agentDefault: "Agent",
       upload_bad_file: "This file cannot be sent: pictures (PNG, JPEG, GIF, WebP), PDF and text files only, and the content must match the file type",
       upload_too_large: "The file is too large", upload_text_too_large: "The text is too long",
-      upload_bad_form: "The upload could not be read (the file name may be too long); rename the file and try again"
+      upload_bad_form: "The upload could not be read (the file name may be too long); rename the file and try again",
+      error_not_online: "Set your presence to Online before accepting a chat",
+      error_agent_unavailable: "That colleague is not available now; choose another"
     }
   }[LOCALE];
   function t(key, values) {
@@ -376,6 +380,10 @@
     dialog.hidden = true;
     var log = el("div", "wdc-log");
     log.setAttribute("role", "log");
+    // The last refusal, outside the log: the log is redrawn from the chat's messages.
+    var problem = el("div", "wdc-error");
+    problem.setAttribute("role", "alert");
+    problem.hidden = true;
     var typing = el("div", "wdc-typing", t("typing"));
     typing.hidden = true;
     var footer = el("div", "wdc-footer");
@@ -395,7 +403,7 @@
     sendButton.type = "submit";
     [attach, file, input, sendButton].forEach(function (n) { composer.appendChild(n); });
     var empty = el("p", "wdc-empty", mode === "ticket" ? t("noChat") : t("pick"));
-    [head, actions, dialog, log, typing, footer, composer].forEach(function (n) { main.appendChild(n); });
+    [head, actions, dialog, log, typing, problem, footer, composer].forEach(function (n) { main.appendChild(n); });
     main.appendChild(empty);
     root.appendChild(main);
 
@@ -446,6 +454,7 @@
     self.open = function (pid) {
       self.current = pid;
       dialog.hidden = true;
+      problem.hidden = true;
       var c = chat(pid);
       c.unread = 0;
       send({ type: "open", conversation: pid, after: 0 });
@@ -465,9 +474,10 @@
     self.note = function (text) { notice.hidden = false; notice.textContent = text; };
     self.error = function (frame) {
       if (mode === "ticket" && frame.code === "not_found" && !self.current) { empty.hidden = false; return; }
-      var line = el("div", "wdc-error", t("error", { e: frame.message }));
-      log.appendChild(line);
-      log.scrollTop = log.scrollHeight;
+      // Refusals the agent can act on, in their language; others as the server said them.
+      var known = TEXT["error_" + frame.code];
+      problem.textContent = known || t("error", { e: frame.message });
+      problem.hidden = false;
     };
 
     function listItem(summary) {
