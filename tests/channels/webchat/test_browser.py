@@ -160,9 +160,7 @@ async def test_customer_and_agent_chat_in_real_browsers(
     # Away, an agent cannot take chats: the panel says why in the agent's language.
     await agent.select_option(".wdc-presence select", "away")
     await agent.click(".wdc-accept")
-    await expect(agent.locator(".wdc-error")).to_have_text(
-        "请先把状态设为“在线”再接入对话"
-    )
+    await expect(agent.locator(".wdc-error")).to_have_text("请先把状态设为“在线”再接入对话")
     await agent.select_option(".wdc-presence select", "online")
     await expect(waiting).to_have_count(1)
     await waiting.click()
