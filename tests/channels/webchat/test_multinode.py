@@ -18,7 +18,7 @@ from websockets.asyncio.client import connect
 
 from tests.channels.webchat.conftest import WAIT, Client, SiteInfo, make_site
 from tests.conftest import make_agent
-from walletdesk.channels.webchat.service import BACK_IN_QUEUE
+from walletdesk.channels.webchat.absences import BACK_IN_QUEUE
 from walletdesk.core.agents.service import set_presence
 from walletdesk.db import Database
 

@@ -23,8 +23,8 @@ from tests.channels.webchat.conftest import (
     sign_in_cookie,
 )
 from tests.conftest import make_agent
+from walletdesk.channels.webchat.absences import BACK_IN_QUEUE
 from walletdesk.channels.webchat.models import AgentHeartbeat, Conversation
-from walletdesk.channels.webchat.service import BACK_IN_QUEUE
 from walletdesk.core.actors import SYSTEM
 from walletdesk.core.agents.service import set_presence
 from walletdesk.core.tickets.models import AuthorKind, Message
@@ -327,7 +327,8 @@ async def test_a_chat_taken_within_the_grace_is_not_counted_gone(
 ) -> None:
     # Taking a chat is a sign of life: one accepted through the API, the panel not yet open,
     # stays with its agent until the grace has run from the moment it was taken.
-    from walletdesk.channels.webchat.service import accept, chats_of_gone_agents
+    from walletdesk.channels.webchat.absences import chats_of_gone_agents
+    from walletdesk.channels.webchat.service import accept
     from walletdesk.core.agents.models import Agent
     from walletdesk.core.agents.service import actor_for
 

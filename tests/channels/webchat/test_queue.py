@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -42,7 +43,12 @@ def test_estimated_wait_formula() -> None:
 
 
 async def test_positions_and_waits_update_live(serve_chat: Serve, db: Database) -> None:
-    chat = await serve_chat(chats_per_agent=1, default_handle_seconds=120)
+    # Chats other tests left waiting stop counting once their customers are 3 s quiet:
+    # otherwise one could drop out between the figures read here and the frames pushed.
+    chat = await serve_chat(
+        chats_per_agent=1, default_handle_seconds=120, customer_recent_seconds=3.0
+    )
+    await asyncio.sleep(3.5)
     settings = chat.app.state.webchat_settings
     site = await make_site(db)
     login = await make_agent(db, "agent", 1)

@@ -8,7 +8,7 @@ heartbeats fresh and pushes queue positions to the customers waiting on this nod
 
 Every `heartbeat_seconds` the hub marks its agents' clients and its customers' chats seen
 (one statement each, whatever the number of sockets) and sweeps the shared database for
-absences (service.py): chats of agents gone longer than a grace go back to the queue,
+absences (absences.py): chats of agents gone longer than a grace go back to the queue,
 waiting chats whose customer left long ago become follow-up tickets. New-chat alerts go
 only to agents whose presence is online; the node learns presence changes from the bus and
 re-reads its agents' presence at every heartbeat.
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
-from walletdesk.channels.webchat import events, service
+from walletdesk.channels.webchat import absences, events
 from walletdesk.channels.webchat.config import WebchatSettings
 from walletdesk.channels.webchat.limits import IpLimits
 from walletdesk.channels.webchat.models import AgentHeartbeat
@@ -437,20 +437,20 @@ class ChatHub:
         """Absences, read from the shared database: any node may do it, each chat once."""
         db = self.runtime.db
         async with db.transaction() as session:
-            gone = await service.chats_of_gone_agents(session, self.settings)
-            abandoned = await service.abandoned_chats(session, self.settings)
-            await service.forget_old_heartbeats(session, self.settings)
+            gone = await absences.chats_of_gone_agents(session, self.settings)
+            abandoned = await absences.abandoned_chats(session, self.settings)
+            await absences.forget_old_heartbeats(session, self.settings)
         for pid in gone:
             try:
                 async with db.transaction() as session:
-                    if await service.requeue_from_gone_agent(session, pid, self.settings):
+                    if await absences.requeue_from_gone_agent(session, pid, self.settings):
                         log.info("webchat %s back in the queue: its agent is gone", pid)
             except Exception:
                 log.warning("webchat could not requeue %s", pid, exc_info=True)
         for pid in abandoned:
             try:
                 async with db.transaction() as session:
-                    if await service.end_abandoned(session, pid, self.settings):
+                    if await absences.end_abandoned(session, pid, self.settings):
                         log.info("webchat %s became a follow-up: its customer left", pid)
             except Exception:
                 log.warning("webchat could not turn %s into a follow-up", pid, exc_info=True)
