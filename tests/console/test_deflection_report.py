@@ -15,7 +15,7 @@ from tests.conftest import make_agent
 from tests.console.conftest import sign_in
 from tests.helpcenter.conftest import make_article
 from walletdesk.db import Database, utcnow
-from walletdesk.helpcenter import queries, service
+from walletdesk.helpcenter import queries, reader_signals
 from walletdesk.helpcenter.schemas import DeflectionIn
 
 PAGE = "/console/help/deflection"
@@ -26,7 +26,7 @@ async def deflected_question(db: Database, slug: str, channel: str = "webchat") 
     question = uuid.uuid4().hex
     async with db.transaction() as session:
         for outcome in ("shown", "opened", "resolved"):
-            await service.record_deflection(
+            await reader_signals.record_deflection(
                 session,
                 DeflectionIn(
                     suggestion_id=question,

@@ -14,7 +14,7 @@ from tests.conftest import AgentLogin
 from tests.helpcenter.conftest import make_article
 from tests.helpcenter.test_public_pages import csrf_token
 from walletdesk.db import Database, utcnow
-from walletdesk.helpcenter import queries, service
+from walletdesk.helpcenter import queries, reader_signals
 from walletdesk.helpcenter.models import DeflectionEvent
 from walletdesk.helpcenter.schemas import DeflectionIn, DeflectionReport
 from walletdesk.runtime import Runtime
@@ -40,7 +40,7 @@ async def report_events(
                 }
             )
             if at is None:
-                await service.record_deflection(session, data)
+                await reader_signals.record_deflection(session, data)
             else:
                 article_id = None
                 if slug:

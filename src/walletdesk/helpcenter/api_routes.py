@@ -12,7 +12,7 @@ from fastapi.exceptions import HTTPException
 from walletdesk.core.audit.service import record
 from walletdesk.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from walletdesk.db import utcnow
-from walletdesk.helpcenter import queries, service
+from walletdesk.helpcenter import queries, reader_signals, service
 from walletdesk.helpcenter.models import LOCALES, ArticleStatus
 from walletdesk.helpcenter.ratelimit import retry_after_for
 from walletdesk.helpcenter.rendering import render_markdown
@@ -132,7 +132,7 @@ async def index_status(runtime: RuntimeDep) -> IndexStatus:
 async def feedback(body: FeedbackIn, runtime: RuntimeDep, _limit: RateLimited) -> dict[str, str]:
     """A reader's "Was this helpful?" answer."""
     async with runtime.db.transaction() as session:
-        await service.record_feedback(session, body)
+        await reader_signals.record_feedback(session, body)
     return {"status": "recorded"}
 
 
@@ -142,7 +142,7 @@ async def deflection(
 ) -> dict[str, str]:
     """What became of suggested articles: shown, opened, resolved ("this solved it")."""
     async with runtime.db.transaction() as session:
-        await service.record_deflection(session, body)
+        await reader_signals.record_deflection(session, body)
     return {"status": "recorded"}
 
 

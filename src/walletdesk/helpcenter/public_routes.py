@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from walletdesk.core.errors import DomainError, NotFound
-from walletdesk.helpcenter import queries, service
+from walletdesk.helpcenter import queries, reader_signals
 from walletdesk.helpcenter.contact import chat_hours, check_contact_emails
 from walletdesk.helpcenter.i18n import LANGUAGE_NAMES, STRINGS, preferred_locale
 from walletdesk.helpcenter.models import LOCALES
@@ -238,7 +238,7 @@ async def article(request: Request, locale: str, slug: str, runtime: RuntimeDep)
         )
         if suggestion_id:
             # Reached from a suggestion's link: the customer opened this article.
-            await service.record_opened_on_article(session, suggestion_id, found)
+            await reader_signals.record_opened_on_article(session, suggestion_id, found)
     other = _other(locale)
     switch = f"/help/{other}/articles/{versions[other]}" if other in versions else None
     base = _site_url(runtime)
@@ -302,10 +302,10 @@ async def article_feedback(
     suggestion_id = _suggestion_id(s)
     try:
         async with runtime.db.transaction() as session:
-            found = await service.record_feedback(session, data)
+            found = await reader_signals.record_feedback(session, data)
             if data.helpful and suggestion_id:
                 # Arrived from a suggestion: "this solved it" deflected the question too.
-                await service.record_solved_on_article(session, suggestion_id, found)
+                await reader_signals.record_solved_on_article(session, suggestion_id, found)
     except DomainError:
         return _not_found(request, locale)
     return RedirectResponse(

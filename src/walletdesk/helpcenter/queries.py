@@ -225,8 +225,8 @@ async def recent_feedback_comments(
 async def feedback_summary(
     session: AsyncSession, article: Article, limit: int = RECENT_COMMENTS
 ) -> FeedbackSummary:
-    """The article's counts (the counters `service.record_feedback` keeps in step with each
-    answer) and its `limit` latest comments."""
+    """The article's counts (the counters `reader_signals.record_feedback` keeps in step with
+    each answer) and its `limit` latest comments."""
     helpful, not_helpful = article.helpful_count, article.unhelpful_count
     return FeedbackSummary(
         slug=article.slug,

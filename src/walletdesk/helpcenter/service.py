@@ -1,4 +1,5 @@
-"""Changing help-center content. The only writer; the boundary owns the transaction.
+"""Changing help-center content. The only writer of articles; the boundary owns the
+transaction. What readers tell about them (feedback, deflection) is reader_signals.py.
 
 Every change to what search sees bumps the index version in the same transaction, so every
 node rebuilds its in-memory index from the committed state (see search/holder.py).
@@ -21,18 +22,15 @@ from walletdesk.core.text import unstorable_reason
 from walletdesk.db import after_commit, utcnow
 from walletdesk.helpcenter.models import (
     Article,
-    ArticleFeedback,
     ArticleRevision,
     ArticleStatus,
     Category,
-    DeflectionEvent,
-    DeflectionOutcome,
     IndexVersion,
     SimilarQuestion,
 )
 from walletdesk.helpcenter.queries import get_article
 from walletdesk.helpcenter.rendering import render_markdown
-from walletdesk.helpcenter.schemas import ArticleIn, DeflectionIn, FeedbackIn, is_slug
+from walletdesk.helpcenter.schemas import ArticleIn, is_slug
 from walletdesk.helpcenter.search.holder import mark_changed
 from walletdesk.security.shield import shield_text
 
@@ -317,22 +315,14 @@ async def translation_group_for(
         if not other_locale:
             raise TranslationLinkError("same_locale" if candidates else "missing", target)
         linked = other_locale[0]
-        rival = await session.scalar(
-            select(Article.slug).where(
-                Article.translation_group == linked.translation_group,
-                Article.locale == locale,
-                Article.slug != slug,
-            )
-        )
+        rival = await _rival_in_group(session, linked.translation_group, locale, slug)
         if rival is not None:
             raise TranslationLinkError("taken", target, rival)
         return linked.translation_group
     if current is None:
         # A new article keeps the slug as its group, unless that would put it beside another
         # article of its own locale.
-        taken = await session.scalar(
-            select(Article.id).where(Article.translation_group == slug, Article.locale == locale)
-        )
+        taken = await _rival_in_group(session, slug, locale, slug)
         return None if taken is None else await _free_group(session, slug, locale)
     if not await _group_taken(session, current, slug, locale):
         return current
@@ -477,120 +467,3 @@ async def add_similar_question(
         session, actor, "helpcenter.question.added", "article", article.id, ticket=ticket_number
     )
     return True
-
-
-async def record_feedback(session: AsyncSession, data: FeedbackIn) -> Article:
-    """A reader's "Was this helpful?" answer; counted on the article for popularity."""
-    article, _ = await get_article(session, data.locale, data.slug)
-    session.add(
-        ArticleFeedback(
-            article_id=article.id,
-            helpful=data.helpful,
-            comment=shield_text(data.comment).text[:1000],
-            source=data.source,
-            created_at=utcnow(),
-        )
-    )
-    counter = Article.helpful_count if data.helpful else Article.unhelpful_count
-    await session.execute(
-        update(Article).where(Article.id == article.id).values({counter: counter + 1})
-    )
-    return article
-
-
-async def record_deflection(session: AsyncSession, data: DeflectionIn) -> None:
-    """What became of a set of suggestions: shown, opened, or it solved the question."""
-    article_id = None
-    if data.slug:
-        article_id = await session.scalar(
-            select(Article.id).where(Article.locale == data.locale, Article.slug == data.slug)
-        )
-        if article_id is None:
-            raise NotFound(f"no article {data.slug!r} in {data.locale}")
-    session.add(
-        DeflectionEvent(
-            suggestion_id=data.suggestion_id,
-            channel=data.channel,
-            locale=data.locale,
-            outcome=data.outcome,
-            article_id=article_id,
-            created_at=utcnow(),
-        )
-    )
-    await session.flush()
-
-
-async def record_solved_on_article(
-    session: AsyncSession, suggestion_id: str, article: Article
-) -> bool:
-    """The customer came to an article from a suggestion and said it solved the question.
-
-    Counts for the channel that showed the suggestion; False (nothing recorded) when no
-    channel reported that suggestion as shown, so a made-up id in a link counts for nothing.
-    """
-    channel = await _shown_on(session, suggestion_id)
-    if channel is None:
-        return False
-    await _record_on_article(session, suggestion_id, channel, article, DeflectionOutcome.RESOLVED)
-    return True
-
-
-async def record_opened_on_article(
-    session: AsyncSession, suggestion_id: str, article: Article
-) -> bool:
-    """The customer followed a suggestion's link (its `?s=`, in the email acknowledgement or
-    the chat widget) to this article: `opened`, for the channel that showed the suggestion.
-
-    Once per suggestion and article: False (nothing recorded) when it is recorded already
-    (a reload) or no channel reported the suggestion shown. The widget also reports its
-    clicks itself; the report counts a question's opened events once.
-    """
-    channel = await _shown_on(session, suggestion_id)
-    if channel is None:
-        return False
-    already = await session.scalar(
-        select(DeflectionEvent.id)
-        .where(
-            DeflectionEvent.suggestion_id == suggestion_id,
-            DeflectionEvent.outcome == DeflectionOutcome.OPENED,
-            DeflectionEvent.article_id == article.id,
-        )
-        .limit(1)
-    )
-    if already is not None:
-        return False
-    await _record_on_article(session, suggestion_id, channel, article, DeflectionOutcome.OPENED)
-    return True
-
-
-async def _shown_on(session: AsyncSession, suggestion_id: str) -> str | None:
-    """The channel that reported showing the suggestion `suggestion_id`, if any did."""
-    channel: str | None = await session.scalar(
-        select(DeflectionEvent.channel)
-        .where(
-            DeflectionEvent.suggestion_id == suggestion_id,
-            DeflectionEvent.outcome == DeflectionOutcome.SHOWN,
-        )
-        .limit(1)
-    )
-    return channel
-
-
-async def _record_on_article(
-    session: AsyncSession,
-    suggestion_id: str,
-    channel: str,
-    article: Article,
-    outcome: DeflectionOutcome,
-) -> None:
-    session.add(
-        DeflectionEvent(
-            suggestion_id=suggestion_id,
-            channel=channel,
-            locale=article.locale,
-            outcome=outcome,
-            article_id=article.id,
-            created_at=utcnow(),
-        )
-    )
-    await session.flush()

@@ -38,7 +38,8 @@ async def suggest_articles(
     """Up to `limit` published articles for a customer's message (its first 500 characters).
 
     The returned id identifies this set of suggestions: report what became of it with
-    `service.record_deflection` (shown, opened, resolved) so the deflection rate is measured.
+    `reader_signals.record_deflection` (shown, opened, resolved) so the deflection rate is
+    measured.
     """
     text = text[:SUGGEST_CHARS]
     chosen = locale or guess_locale(text)

@@ -115,8 +115,8 @@ class SendAck:
 
     async def _articles(self, question: str, locale: str) -> list[tuple[str, str]]:
         """Help articles for the question, as (title, absolute link); none if search fails."""
+        from walletdesk.helpcenter.reader_signals import record_deflection
         from walletdesk.helpcenter.schemas import DeflectionIn
-        from walletdesk.helpcenter.service import record_deflection
         from walletdesk.helpcenter.suggest import article_path, suggest_articles
 
         try:

@@ -139,7 +139,7 @@ def parse_report(raw: bytes) -> DeflectionIn:
 
 async def record_report(runtime: Runtime, request: Request) -> None:
     """Read (at most MAX_REPORT_BYTES), check and record one report from the widget."""
-    from walletdesk.helpcenter.service import record_deflection
+    from walletdesk.helpcenter.reader_signals import record_deflection
 
     raw = b""
     async for chunk in request.stream():
